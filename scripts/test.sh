@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: set up, check notebooks and library are in sync and clean, run every notebook, run tests/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+snapshot() { find nbs play_fair -type f \( -name '*.ipynb' -o -name '*.py' \) -not -path '*/.ipynb_checkpoints/*' -print0 | sort -z | xargs -0 sha1sum; }
+before=$(snapshot)
+nbdev-clean >/dev/null
+nbdev-export
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "FAILED: nbdev-clean or nbdev-export changed these files; run both and commit the result:"
+  diff <(echo "$before") <(echo "$after") | grep '^[<>]' | awk '{print $3}' | sort -u
+  exit 1
+fi
+echo "notebooks clean, library in sync with nbs/"
+
+# Every notebook's tests (tests/test_notebooks.py runs each notebook with nbdev), then the pytest suite.
+python -m pytest tests/ "$@"
