@@ -17,4 +17,11 @@ d = { 'settings': { 'branch': 'main',
                                   'play_fair.models.TRN': ('models.html#trn', 'play_fair/models.py'),
                                   'play_fair.models.TRN.__init__': ('models.html#trn.__init__', 'play_fair/models.py'),
                                   'play_fair.models.TRN.forward': ('models.html#trn.forward', 'play_fair/models.py'),
-                                  'play_fair.models.TRN.hidden': ('models.html#trn.hidden', 'play_fair/models.py')}}}
+                                  'play_fair.models.TRN.hidden': ('models.html#trn.hidden', 'play_fair/models.py')},
+            'play_fair.pipeline': { 'play_fair.pipeline.PipelineError': ('pipeline.html#pipelineerror', 'play_fair/pipeline.py'),
+                                    'play_fair.pipeline.Step': ('pipeline.html#step', 'play_fair/pipeline.py'),
+                                    'play_fair.pipeline.Step.fingerprint': ('pipeline.html#step.fingerprint', 'play_fair/pipeline.py'),
+                                    'play_fair.pipeline._failure_message': ('pipeline.html#_failure_message', 'play_fair/pipeline.py'),
+                                    'play_fair.pipeline.demo_steps': ('pipeline.html#demo_steps', 'play_fair/pipeline.py'),
+                                    'play_fair.pipeline.main': ('pipeline.html#main', 'play_fair/pipeline.py'),
+                                    'play_fair.pipeline.run_steps': ('pipeline.html#run_steps', 'play_fair/pipeline.py')}}}

@@ -17,5 +17,8 @@ if [ "$before" != "$after" ]; then
 fi
 echo "notebooks clean, library in sync with nbs/"
 
+# The explorer's browser test needs Debian's chromium.
+[ -x /usr/bin/chromium ] || [ ! -f scripts/install_chromium.sh ] || bash scripts/install_chromium.sh
+
 # Every notebook's tests (tests/test_notebooks.py runs each notebook with nbdev), then the pytest suite.
 python -m pytest tests/ "$@"
