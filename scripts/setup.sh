@@ -10,11 +10,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.play_fair-installed
 want=$(sha1sum pyproject.toml scripts/setup.sh | sha1sum | cut -c1-16)
+# pip's warnings about this machine's local package folders are noise: drop them, keep pip's exit status.
+pip() { .venv/bin/python -m pip "$@" 2> >(grep -v -e 'is ignored: it is neither' >&2); }
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "play_fair: installing dependencies into .venv (first run takes a few minutes)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[${PLAY_FAIR_EXTRAS:-dev}]"
+  pip install --quiet --upgrade pip
+  pip install --quiet -e ".[${PLAY_FAIR_EXTRAS:-dev}]"
   # gulpio2 asks for pillow-simd, which would replace Pillow: install it alone, its real needs come from pyproject.
-  .venv/bin/python -m pip install --quiet --no-deps "gulpio2>=0.0.4"
+  pip install --quiet --no-deps "gulpio2>=0.0.4"
   echo "$want" > "$stamp"
 fi
