@@ -1,0 +1,150 @@
+"Property checks of play_fair.approximate that are too slow or too many for the notebook's examples."
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from torch import nn
+
+from play_fair.approximate import METHODS, MultiscaleGame, approximate_esvs, kernel_plan, subset_moments
+from play_fair.esv import exact_esvs
+from play_fair.models import TRN, FeatureTSN, MultiscaleTRN
+from play_fair.multiscale import multiscale_esvs
+
+torch.set_grad_enabled(False)
+
+
+def models(D=8, H=12, C=5, m=3, scale=3., seed=0):
+    torch.manual_seed(seed)
+    tsn = FeatureTSN(D, C).eval().double()
+    heads = [TRN(s, D, H, C).eval().double() for s in range(1, m + 1)]
+    for layer in [tsn.classifier] + [h.model[3] for h in heads]: layer.weight.data *= scale
+    return tsn, heads
+
+
+def rel(a, b): return float(((a - b)**2).sum() / (b**2).sum())
+
+
+@settings(max_examples=15, deadline=None)
+@given(T=st.integers(2, 7), seed=st.integers(0, 1000))
+def test_kernelshap_with_every_coalition_is_exact(T, seed):
+    "A budget that covers all 2^T - 1 non-empty coalitions gives the exact ESVs, for both kinds of model."
+    tsn, heads = models(seed=seed)
+    x = torch.randn(T, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    r = approximate_esvs(tsn, x, priors, budget=2**T - 1, method='kernelshap', seed=seed)
+    assert rel(r.values, exact_esvs(tsn, x, priors).values) < 1e-18
+    assert r.n_evaluations <= 2**T - 1
+
+
+@settings(max_examples=10, deadline=None)
+@given(T=st.integers(2, 9), seed=st.integers(0, 1000), method=st.sampled_from(METHODS))
+def test_efficiency_and_shapes(T, seed, method):
+    "Every method returns finite (T, C) values and standard errors; the ESVs add up to v(N) − v(∅) (kernel: exactly)."
+    tsn, heads = models(seed=seed)
+    x = torch.randn(T, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    priors = torch.tensor([.3, .2, .2, .2, .1], dtype=torch.float64)
+    for model in (tsn, heads):
+        r = approximate_esvs(model, x, priors, budget=4 * T * T, method=method, seed=seed)
+        assert r.values.shape == (T, 5) and r.stderr.shape == (T, 5) and r.scores.shape == (5,)
+        assert torch.isfinite(r.values).all() and not (r.stderr < 0).any()
+        assert r.n_evaluations <= 4 * T * T
+        if method != 'constructive': assert torch.allclose(r.values.sum(0), r.scores - priors, atol=1e-10)
+
+
+def test_multiscale_coalition_values_are_unbiased():
+    "The sub-sampled multiscale logits average to the reference model's logits on a coalition."
+    _, heads = models(m=4)
+    x = torch.randn(9, 8, dtype=torch.float64)
+    game = MultiscaleGame(heads, x, torch.full((5,), .2, dtype=torch.float64), pool_budget=0, sub_samples=2)
+    S = torch.tensor([[1, 1, 0, 1, 1, 1, 0, 1, 1]], dtype=torch.bool)
+    draws = torch.stack([game.logits(S, torch.Generator().manual_seed(i))[0] for i in range(3000)])
+    ref = MultiscaleTRN(heads)(x[S[0]][None])[0]
+    assert ((draws.mean(0) - ref).abs() < 5 * draws.std(0) / 3000**.5 + 1e-12).all()
+
+
+def test_subset_moments_match_enumeration():
+    "The power sums of the dynamic programme equal brute-force sums over every s-subset (several heads at once)."
+    from itertools import combinations
+    torch.manual_seed(1)
+    T, H, sizes = 9, 7, [2, 4]
+    tables = torch.zeros(2, 4, T, H, dtype=torch.float64)
+    for h, s in enumerate(sizes): tables[h, :s] = torch.randn(s, T, H, dtype=torch.float64)
+    bias = torch.randn(2, H, dtype=torch.float64)
+    total, containing = subset_moments(tables, sizes, bias, 4)
+    for h, s in enumerate(sizes):
+        subsets = torch.tensor(list(combinations(range(T), s)))
+        pre = tables[h, torch.arange(s), subsets].sum(1) + bias[h]
+        for p in range(5):
+            assert torch.allclose(total[h, p], (pre**p).sum(0), rtol=1e-9)
+            for i in range(T):
+                assert torch.allclose(containing[h, p, i], (pre[(subsets == i).any(1)]**p).sum(0), rtol=1e-9)
+
+
+def test_surrogate_beats_constructive_on_a_multiscale_model():
+    "At equal head-evaluation budgets the default is far more accurate than the original sampler (12 frames, 4 heads)."
+    _, heads = models(D=16, H=24, C=7, m=4, scale=2.)
+    priors = torch.softmax(torch.randn(7, dtype=torch.float64), 0)
+    for seed in range(3):
+        x = torch.randn(12, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        exact = multiscale_esvs(heads, x, priors).values
+        for budget in (100, 400):
+            default = rel(approximate_esvs(heads, x, priors, budget=budget, seed=seed).values, exact)
+            original = rel(approximate_esvs(heads, x, priors, budget=budget, method='constructive', seed=seed).values, exact)
+            assert default * 10 < original, (budget, default, original)
+
+
+def test_long_videos():
+    "256 frames work for both kinds of model within the budget, and a batch's first video matches a single call."
+    tsn, heads = models(D=8, H=8, C=4, m=3)
+    priors = torch.full((4,), .25, dtype=torch.float64)
+    x = torch.randn(256, 8, dtype=torch.float64)
+    for model in (tsn, heads):
+        r = approximate_esvs(model, x, priors, budget=2048)
+        assert r.values.shape == (256, 4) and torch.isfinite(r.values).all() and r.n_evaluations <= 2048
+    batch = approximate_esvs(tsn, torch.stack([x[:40], x[40:80]]), priors, budget=300, method='permutation', seed=5)
+    single = approximate_esvs(tsn, x[:40], priors, budget=300, method='permutation', seed=5)
+    assert torch.equal(batch.values[0], single.values)
+
+
+def test_general_heads_fall_back_to_kernelshap():
+    "Multiscale heads that are not TRNs still work: the default falls back to KernelSHAP on the estimated game."
+    class Pool(nn.Module):
+        def __init__(self, k): super().__init__(); self.n_frames, self.lin = k, nn.Linear(8, 5)
+        def forward(self, x): return self.lin(x).mean(1) * x.shape[1]
+    heads = [Pool(k).double() for k in (1, 2, 3)]
+    x = torch.randn(7, 8, dtype=torch.float64)
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    exact = multiscale_esvs(heads, x, priors).values
+    r = approximate_esvs(heads, x, priors, budget=2000)
+    assert rel(r.values, exact) < 1e-2
+
+
+def test_constructive_options():
+    "max_samples and n_iters are honoured and checked against the budget."
+    tsn, _ = models()
+    x = torch.randn(8, 8, dtype=torch.float64)
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    r = approximate_esvs(tsn, x, priors, budget=500, method='constructive', max_samples=16, n_iters=2)
+    assert r.n_evaluations <= 2 * sum(min(16, c) for c in (8, 28, 56, 70, 56, 28, 8, 1))
+    with pytest.raises(ValueError, match='at least'):
+        approximate_esvs(tsn, x, priors, budget=50, method='constructive', max_samples=16, n_iters=2)
+
+
+def test_kernel_plan_spends_the_budget():
+    "The plan never spends more than the budget, and enumerates the smallest sizes first."
+    for T, budget in ((10, 50), (16, 1000), (40, 3000), (256, 4096)):
+        enumerated, pairs = kernel_plan(T, budget)
+        from math import comb
+        spent = sum(comb(T, k) for k in enumerated) + 2 * sum(pairs.values())
+        assert spent <= budget
+        assert enumerated == sorted(enumerated, key=lambda k: min(k, T - k))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='no GPU')
+def test_cuda_matches_cpu():
+    tsn, heads = models()
+    x = torch.randn(10, 8, dtype=torch.float64)
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    for model in (tsn, heads):
+        a = approximate_esvs(model, x, priors, budget=300, device='cpu')
+        b = approximate_esvs(model, x, priors, budget=300, device='cuda')
+        assert torch.allclose(a.values, b.values.cpu(), atol=1e-6)
