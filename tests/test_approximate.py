@@ -9,7 +9,10 @@ from play_fair.esv import exact_esvs
 from play_fair.models import TRN, FeatureTSN, MultiscaleTRN
 from play_fair.multiscale import multiscale_esvs
 
-torch.set_grad_enabled(False)
+@pytest.fixture(autouse=True)
+def no_grad():
+    "These tests need no gradients; switch them off for each test only, not for the rest of the session."
+    with torch.no_grad(): yield
 
 
 def models(D=8, H=12, C=5, m=3, scale=3., seed=0):
