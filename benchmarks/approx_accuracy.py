@@ -32,18 +32,30 @@ QUICK = dict(D=16, H=16, C=6, m=4)
 BASELINES = ('shapiq-kernelshap', 'shap-permutation')
 
 
+class PooledMLP(torch.nn.Module):
+    "An early-fusion variable-length head: an MLP on the mean of the frame features (not a late-fusion model)."
+    def __init__(self, input_dim, hidden_dim, n_classes):
+        super().__init__()
+        self.input_dim, self.n_classes = input_dim, n_classes
+        self.mlp = torch.nn.Sequential(torch.nn.Linear(input_dim, hidden_dim), torch.nn.ReLU(),
+                                       torch.nn.Linear(hidden_dim, n_classes))
+    def forward(self, x): return self.mlp(x.mean(1))
+
+
 def random_models(sizes:dict, logit_scale:float=1., seed:int=0) -> dict:
-    "A FeatureTSN and a multiscale TRN with random weights (last layers times `logit_scale`), in eval mode."
+    "A FeatureTSN, a multiscale TRN and a pooled MLP with random weights (last layers times `logit_scale`), in eval mode."
     torch.manual_seed(seed)
     tsn = FeatureTSN(sizes['D'], sizes['C']).eval()
     heads = [TRN(s, sizes['D'], sizes['H'], sizes['C']).eval() for s in range(1, sizes['m'] + 1)]
+    pooled = PooledMLP(sizes['D'], sizes['H'], sizes['C']).eval()
     with torch.no_grad():
-        for layer in [tsn.classifier] + [h.model[3] for h in heads]: layer.weight.mul_(logit_scale); layer.bias.mul_(logit_scale)
-    return {'TSN': tsn, 'MTRN': MultiscaleTRN(heads)}
+        for layer in [tsn.classifier, pooled.mlp[2]] + [h.model[3] for h in heads]:
+            layer.weight.mul_(logit_scale); layer.bias.mul_(logit_scale)
+    return {'TSN': tsn, 'MTRN': MultiscaleTRN(heads), 'pooled-MLP': pooled}
 
 
 def study_inputs(n_videos:int, n_frames:int, *, quick:bool=False, features_path=None, checkpoint_dir=None,
-                 priors_path=None, logit_scale:float=1., seed:int=0) -> tuple:
+                 priors_path=None, logit_scale:float=1., seed:int=0, model_names=('TSN', 'MTRN')) -> tuple:
     "(models {name: model}, videos [(T, D) float64], priors (C,), description): trained when paths are given, else random."
     if features_path and checkpoint_dir:
         from play_fair.features import FeatureDataset
@@ -63,7 +75,7 @@ def study_inputs(n_videos:int, n_frames:int, *, quick:bool=False, features_path=
         else: priors = torch.full((C,), 1 / C, dtype=torch.float64)
         return models, videos, priors, f'trained checkpoints from {checkpoint_dir}, features {features_path}'
     sizes = QUICK if quick else PAPER
-    models = random_models(sizes, logit_scale, seed)
+    models = {k: v for k, v in random_models(sizes, logit_scale, seed).items() if k in model_names}
     gen = torch.Generator().manual_seed(seed + 1)
     videos = [torch.randn(n_frames, sizes['D'], generator=gen, dtype=torch.float64) for _ in range(n_videos)]
     priors = torch.softmax(0.5 * torch.randn(sizes['C'], generator=gen, dtype=torch.float64), 0)
@@ -153,10 +165,10 @@ def accuracy(models:dict, videos:list, priors:torch.Tensor, budgets:list, method
                         start = time.perf_counter()
                         try: r = approximate_esvs(model, x, priors, budget=budget, method=method, seed=seed)
                         except ValueError: continue                    # budget below the method's minimum
-                        err = (r.values - exact).abs()
-                        rows.append(dict(model=name, method=method, budget=budget, video=v, seed=seed,
-                                         error=relative_error(r.values, exact), seconds=time.perf_counter() - start,
-                                         evaluations=r.n_evaluations, z=float((err / r.stderr).nanmedian()),
+                        err, error = (r.values - exact).abs(), relative_error(r.values, exact)
+                        z = float((err / r.stderr).nanmedian()) if error > 1e-14 else float('nan')   # nan: exact to rounding
+                        rows.append(dict(model=name, method=method, budget=budget, video=v, seed=seed, error=error,
+                                         seconds=time.perf_counter() - start, evaluations=r.n_evaluations, z=z,
                                          stderr_ratio=float((r.stderr**2).sum() / (err**2).sum())))
                     for method in baselines:
                         start = time.perf_counter()
@@ -221,14 +233,15 @@ def main(argv=None):
     p.add_argument('--features'); p.add_argument('--checkpoints'); p.add_argument('--priors')
     p.add_argument('--threads', type=int, help='torch threads (default: torch\'s)')
     p.add_argument('--no-baselines', action='store_true', help='skip shapiq and shap')
-    p.add_argument('--timing-frames', default='16,32,64,128,256')
+    p.add_argument('--timing-frames', default='16,32,64,128,256', help='empty: no timing')
+    p.add_argument('--models', default='TSN,MTRN', help='random models to study: TSN, MTRN, pooled-MLP')
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     if a.quick: a.videos, a.frames, a.budgets, a.timing_frames = 2, 8, '64,256', '8,16,32'
     budgets = [int(b) for b in a.budgets.split(',')]
     models, videos, priors, what = study_inputs(a.videos, a.frames, quick=a.quick, features_path=a.features,
                                                 checkpoint_dir=a.checkpoints, priors_path=a.priors,
-                                                logit_scale=a.logit_scale)
+                                                logit_scale=a.logit_scale, model_names=a.models.split(','))
     print(f'# {len(videos)} videos of T={a.frames} frames; {what}; torch threads {torch.get_num_threads()}', flush=True)
     df = accuracy(models, videos, priors, budgets, seeds=range(a.seeds), baselines=() if a.no_baselines else BASELINES,
                   progress=lambda s: print('#', s, file=sys.stderr, flush=True))
@@ -243,7 +256,8 @@ def main(argv=None):
                                                       aggfunc='median').to_string(float_format=lambda v: f'{v:.2f}'))
     if not a.quick:
         print('\ntargets'); print('\n'.join(check_targets(df, budgets)))
-    frames = [int(t) for t in a.timing_frames.split(',')]
+    frames = [int(t) for t in a.timing_frames.split(',') if t]
+    if 'MTRN' not in models or not frames: return
     mtrn = models['MTRN']
     print(f'\ntime vs T at budget {4096 if not a.quick else 256} (MTRN, default method)')
     print(time_vs_frames(mtrn, frames, 4096 if not a.quick else 256).to_string(index=False, float_format=lambda v: f'{v:.3f}'))

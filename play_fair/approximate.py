@@ -9,24 +9,23 @@ __all__ = ['METHODS', 'VideoGame', 'pack_rows', 'unique_rows', 'subset_elements'
            'MultiscaleGame', 'multiscale_coefficients', 'linearised_shapley', 'shift_moments', 'convolve_moments',
            'subset_moments', 'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'softmax_jacobian_apply',
            'SizeJacobians', 'free_coalitions', 'surrogate_shapley', 'multiscale_surrogate_rounds', 'late_fusion_rounds',
-           'multiscale_heads', 'largest_max_samples', 'video_rounds', 'video_seed', 'approximate_esvs']
+           'multiscale_heads', 'largest_max_samples', 'exact_rounds', 'video_rounds', 'video_seed', 'approximate_esvs']
 
-# %% ../nbs/06_approximation.ipynb #3dd4aab8
+# %% ../nbs/06_approximation.ipynb #9266570f
 import functools
 import math
+from itertools import combinations
 from math import comb
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from itertools import combinations
-
-from .esv import ESVResult, evaluating, model_on, prepare_inputs
+from .esv import ESVResult, evaluating, exact_esvs, model_on, prepare_inputs
 from .models import FeatureTSN, MultiscaleTRN
-from .multiscale import head_evaluator, is_factorisable, trn_layers
+from .multiscale import head_evaluator, is_factorisable, multiscale_esvs, trn_layers
 
-# %% ../nbs/06_approximation.ipynb #58f0a9d7
+# %% ../nbs/06_approximation.ipynb #746a54d6
 class VideoGame:
     "The ESV game of one video and a variable-length model, v(S) = softmax(model(X[S])), v(∅) = priors, counting evaluations."
     def __init__(self, model, # variable-length model (N, T', D) → (N, C) logits, e.g. `FeatureTSN`
@@ -70,7 +69,7 @@ class VideoGame:
             self.n_evaluations += int(full.sum())
         return values.cpu()
 
-# %% ../nbs/06_approximation.ipynb #87a7da54
+# %% ../nbs/06_approximation.ipynb #a904f580
 def pack_rows(masks:torch.Tensor # (n, T) bool membership rows
              ) -> torch.Tensor: # (n, ⌈T/62⌉) int64, one number per 62 frames
     "Membership rows packed into integers, for hashing and uniqueness."
@@ -80,7 +79,7 @@ def pack_rows(masks:torch.Tensor # (n, T) bool membership rows
     padded[:, :T] = masks.long()
     return (padded.view(n, width, 62) << torch.arange(62, device=masks.device)).sum(-1)
 
-# %% ../nbs/06_approximation.ipynb #1a1a570c
+# %% ../nbs/06_approximation.ipynb #98d5fdc4
 def unique_rows(masks:torch.Tensor # (n, T) bool membership rows
                ) -> torch.Tensor: # the distinct rows, first occurrences kept, in their order
     "Distinct membership rows."
@@ -89,21 +88,21 @@ def unique_rows(masks:torch.Tensor # (n, T) bool membership rows
     first = torch.full((int(inverse.max()) + 1,), len(masks)).scatter_reduce_(0, inverse, torch.arange(len(masks)), 'amin')
     return masks[first.sort().values]
 
-# %% ../nbs/06_approximation.ipynb #05121b22
+# %% ../nbs/06_approximation.ipynb #817b22c5
 def subset_elements(n:int, # elements 0..n-1
                     k:int, # subset size
                    ) -> torch.Tensor: # (C(n, k), k) int64, each row increasing, in lexicographic order
     "Every k-subset of range(n), as rows of elements."
     return torch.tensor(list(combinations(range(n), k)), dtype=torch.long).view(-1, k)
 
-# %% ../nbs/06_approximation.ipynb #20f43a06
+# %% ../nbs/06_approximation.ipynb #7c342b6f
 def enumerate_size(n_frames:int, k:int) -> torch.Tensor:
     "Every k-subset of range(T) as (C(T, k), T) bool membership rows."
     if 2 * k > n_frames: return ~enumerate_size(n_frames, n_frames - k)
     elements = subset_elements(n_frames, k)
     return torch.zeros(len(elements), n_frames, dtype=torch.bool).scatter_(1, elements, True)
 
-# %% ../nbs/06_approximation.ipynb #e6b6c925
+# %% ../nbs/06_approximation.ipynb #75ffd944
 def sample_subsets(n_frames:int, # players T
                    k:int, # subset size
                    n:int, # how many
@@ -120,12 +119,12 @@ def sample_subsets(n_frames:int, # players T
         rows = unique_rows(torch.cat([rows, torch.zeros_like(keys, dtype=torch.bool).scatter_(1, keys.topk(k, 1).indices, True)]))
     return rows[:n]
 
-# %% ../nbs/06_approximation.ipynb #869ea692
+# %% ../nbs/06_approximation.ipynb #326bfea5
 def shapley_kernel_mass(n_frames:int, k:int) -> float:
     "Total Shapley-kernel weight of the coalitions of size k (0 < k < T): (T-1)/(k(T-k))."
     return (n_frames - 1) / (k * (n_frames - k))
 
-# %% ../nbs/06_approximation.ipynb #63a1d24c
+# %% ../nbs/06_approximation.ipynb #6a4fcf54
 def kernel_plan(n_frames:int, # players T
                 budget:float, # cost allowed for coalitions other than ∅ and all frames
                 cost=None, # cost(k) of one coalition of size k (default 1)
@@ -154,14 +153,15 @@ def kernel_plan(n_frames:int, # players T
     for j in sizes: pairs[j] = min(pairs[j], comb(T, j) // (2 if 2 * j == T else 1))
     return enumerated, {j: n for j, n in pairs.items() if n}
 
-# %% ../nbs/06_approximation.ipynb #7bcdb4de
+# %% ../nbs/06_approximation.ipynb #03d7c702
 class ShapleyRegression:
     "Paired KernelSHAP: the constrained weighted least squares of the Shapley kernel over coalition-size strata."
     def __init__(self, n_frames:int, # players T
                  empty:torch.Tensor, # (C,) v(∅)
                  full:torch.Tensor, # (C,) v(all frames)
+                 exact_values:bool=True, # the game's values are exact (not estimates): enumerated sizes add no error
                 ):
-        self.T, self.empty, self.full = n_frames, empty.double(), full.double()
+        self.T, self.empty, self.full, self.exact_values = n_frames, empty.double(), full.double(), exact_values
         self.z, self.y, self.pair = [], [], []    # membership, v(S) - v(∅), pair id (-1: enumerated stratum)
         self.n_pairs = 0
 
@@ -198,7 +198,7 @@ class ShapleyRegression:
         T = self.T
         sampled = pair >= 0
         var = torch.zeros(T, y.shape[1], dtype=torch.float64)
-        if sampled.sum() < 4: return var.fill_(float('nan')) if sampled.any() else var
+        if sampled.sum() < 4: return var.fill_(float('nan')) if sampled.any() or not self.exact_values else var
         ks = torch.arange(1, T, dtype=torch.float64)
         a = (mass[1:T] * ks * (T - ks) / (T * (T - 1))).sum()
         zs, szs = zd[sampled].view(-1, 2, T), sizes[sampled].view(-1, 2)
@@ -216,7 +216,7 @@ class ShapleyRegression:
             var += ((c**2).T @ p**2 / n - (c.T @ p / n)**2) * n * n / (n - 1) * (1 - n / total)
         return var.sqrt()
 
-# %% ../nbs/06_approximation.ipynb #17767195
+# %% ../nbs/06_approximation.ipynb #46da1564
 def draw_pairs(n_frames:int, pairs:dict, gen:torch.Generator) -> dict:
     "For each size j, `pairs[j]` distinct j-subsets and their complements, interleaved: {j: (2n, T) bool}."
     out = {}
@@ -225,7 +225,7 @@ def draw_pairs(n_frames:int, pairs:dict, gen:torch.Generator) -> dict:
         out[j] = torch.stack([S, ~S], 1).view(-1, n_frames)
     return out
 
-# %% ../nbs/06_approximation.ipynb #9214c8b9
+# %% ../nbs/06_approximation.ipynb #ec6d3f5e
 def kernelshap_rounds(game, # callable (n, T) bool, gen → (n, C) values, with `n_evaluations`
                       n_frames:int, # players T
                       empty:torch.Tensor, # (C,) v(∅)
@@ -239,7 +239,7 @@ def kernelshap_rounds(game, # callable (n, T) bool, gen → (n, C) values, with 
     "Paired KernelSHAP with the efficiency constraint; yields (φ, stderr) after each round of sampled pairs."
     known = known or {}
     enumerated, pairs = kernel_plan(n_frames, budget, cost, free=tuple(known))
-    reg = ShapleyRegression(n_frames, empty, full)
+    reg = ShapleyRegression(n_frames, empty, full, getattr(game, 'exact', True))
     for k in enumerated:
         coalitions, values = known[k] if k in known else (enumerate_size(n_frames, k), None)
         reg.add(coalitions, game(coalitions, gen) if values is None else values, paired=False)
@@ -251,7 +251,7 @@ def kernelshap_rounds(game, # callable (n, T) bool, gen → (n, C) values, with 
         if len(batch): reg.add(batch, game(batch, gen), paired=True)
         yield reg.solve()
 
-# %% ../nbs/06_approximation.ipynb #78dc12d6
+# %% ../nbs/06_approximation.ipynb #c02ba68a
 def permutation_rounds(game, # callable (n, T) bool, gen → (n, C) values
                        n_frames:int, # players T
                        empty:torch.Tensor, # (C,) v(∅)
@@ -281,7 +281,7 @@ def permutation_rounds(game, # callable (n, T) bool, gen → (n, C) values
         se = est.std(0) / math.sqrt(len(est)) if len(est) > 1 else torch.full_like(est[0], float('nan'))
         yield est.mean(0), se
 
-# %% ../nbs/06_approximation.ipynb #1d095ad9
+# %% ../nbs/06_approximation.ipynb #9ccd3bc4
 def grow(subsets:torch.Tensor # (n, T) bool subsets of one size
         ) -> torch.Tensor: # (n', T) bool: every distinct subset made by adding one frame to one of them
     "The candidates of the next scale: each subset with one more frame, duplicates removed."
@@ -290,7 +290,7 @@ def grow(subsets:torch.Tensor # (n, T) bool subsets of one size
     plus[:, torch.arange(T), torch.arange(T)] = True
     return unique_rows(plus[~subsets])
 
-# %% ../nbs/06_approximation.ipynb #c6a3db28
+# %% ../nbs/06_approximation.ipynb #3b90a5bc
 def constructive_budget(n_frames:int, # T
                         n_levels:int, # scales that cost evaluations: T (variable-length model) or min(T, m) heads
                         max_samples:int, # subsets per scale
@@ -298,7 +298,7 @@ def constructive_budget(n_frames:int, # T
     "Evaluations one iteration of the constructive sampler makes, at most."
     return sum(min(comb(n_frames, k), max_samples) for k in range(1, n_levels + 1))
 
-# %% ../nbs/06_approximation.ipynb #f38a4fba
+# %% ../nbs/06_approximation.ipynb #2a8757d4
 def constructive_rounds(n_frames:int, # T
                         priors:torch.Tensor, # (C,) v(∅)
                         max_samples:int, # subsets per scale
@@ -341,7 +341,7 @@ def constructive_rounds(n_frames:int, # T
         se = (var(0)[1:] + var(1)[:-1]).sum(0).sqrt() / T
         yield phi, se, values[0]
 
-# %% ../nbs/06_approximation.ipynb #a2df25a6
+# %% ../nbs/06_approximation.ipynb #5a497dad
 def scale_weight(k:int, # coalition size |S|
                  s:int, # scale (head size)
                  m:int, # number of heads
@@ -349,12 +349,12 @@ def scale_weight(k:int, # coalition size |S|
     "Weight of a scale-s subset's logits in the multiscale model on k frames: 1/(min(k, m)·C(k, s))."
     return 0. if k == 0 or s > min(k, m) else 1 / (min(k, m) * comb(k, s))
 
-# %% ../nbs/06_approximation.ipynb #9244e2bf
+# %% ../nbs/06_approximation.ipynb #8f0dfdcc
 def scale_weights(n_frames:int, m:int, s:int) -> torch.Tensor:
     "`scale_weight(k, s, m)` for k = 0..T, as a float64 tensor."
     return torch.tensor([scale_weight(k, s, m) for k in range(n_frames + 1)], dtype=torch.float64)
 
-# %% ../nbs/06_approximation.ipynb #c565ce11
+# %% ../nbs/06_approximation.ipynb #0b2e5e64
 class MultiscaleGame:
     "The ESV game of one video and a multiscale TRN whose coalition values are estimated by sub-sampling, counting head evaluations."
     def __init__(self, heads:list, # f_1..f_m
@@ -376,6 +376,7 @@ class MultiscaleGame:
             elements = subset_elements(T, s).to(features.device)
             self.pool[s] = (elements, self.head(s, elements))
             spent += comb(T, s)
+        self.exact = len(self.pool) == min(T, self.m)          # every coalition's value is then exact
 
     def head(self, s:int, elements:torch.Tensor # (n, s) frames, increasing
             ) -> torch.Tensor: # (n, C) float64 logits of f_s
@@ -434,7 +435,7 @@ class MultiscaleGame:
         "Head evaluations spent on one coalition of k frames."
         return sum(min(comb(k, s), self.sub_samples) for s in range(1, min(k, self.m) + 1) if s not in self.pool)
 
-# %% ../nbs/06_approximation.ipynb #ff1dd1c7
+# %% ../nbs/06_approximation.ipynb #a784721c
 def multiscale_coefficients(n_frames:int, # players T
                             m:int, # number of heads
                             s:int, # scale
@@ -450,7 +451,7 @@ def multiscale_coefficients(n_frames:int, # players T
         outside[k] -= p * scale_weight(k, s, m)
     return inside, outside
 
-# %% ../nbs/06_approximation.ipynb #02aa6d45
+# %% ../nbs/06_approximation.ipynb #468406b0
 def linearised_shapley(effects:dict, # {s: [(Σ_{S'∋i} f_s(S') (T, C), Σ_{S'} f_s(S') (C,), coalition sizes (T+1,) bool or None)]}
                        m:int, # number of heads
                        n_frames:int, # players T
@@ -465,7 +466,7 @@ def linearised_shapley(effects:dict, # {s: [(Σ_{S'∋i} f_s(S') (T, C), Σ_{S'}
             phi = phi + jacobian((inside - outside) * mask)(P) + jacobian(outside * mask)(M)
     return phi
 
-# %% ../nbs/06_approximation.ipynb #a5a4980d
+# %% ../nbs/06_approximation.ipynb #6ec84053
 def shift_moments(sums:torch.Tensor, # (..., d+1, H) Σ h^q over a set of partial sums h, q = 0..d
                   x:torch.Tensor, # (..., H) amount added to every h
                  ) -> torch.Tensor: # (..., d+1, H) Σ (h + x)^p
@@ -478,7 +479,7 @@ def shift_moments(sums:torch.Tensor, # (..., d+1, H) Σ h^q over a set of partia
         for q in range(p): out[..., p, :].addcmul_(powers[p - q], sums[..., q, :], value=comb(p, q))
     return out
 
-# %% ../nbs/06_approximation.ipynb #fb2e2292
+# %% ../nbs/06_approximation.ipynb #ae2cc94d
 def convolve_moments(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
     "Power sums of h + g over all pairs (h from one set, g from another): Σ_q C(p,q) Σh^q Σg^(p-q)."
     out = torch.zeros_like(a)
@@ -486,7 +487,7 @@ def convolve_moments(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
         for q in range(p + 1): out[..., p, :].addcmul_(a[..., q, :], b[..., p - q, :], value=comb(p, q))
     return out
 
-# %% ../nbs/06_approximation.ipynb #487b8579
+# %% ../nbs/06_approximation.ipynb #40a8b2a7
 def subset_moments(tables:torch.Tensor, # (S, m, T, H): tables[s, j, i] = W_j x_i of head s, zero beyond its positions
                    sizes:list, # [s_1, ...]: how many frames each head takes
                    bias:torch.Tensor, # (S, H) added once to every pre-activation
@@ -514,13 +515,13 @@ def subset_moments(tables:torch.Tensor, # (S, m, T, H): tables[s, j, i] = W_j x_
     containing = shift_moments(pairs, tables.permute(2, 0, 1, 3) + bias[None, :, None]).sum(2)
     return total, containing.permute(1, 2, 0, 3)
 
-# %% ../nbs/06_approximation.ipynb #c5605c2c
+# %% ../nbs/06_approximation.ipynb #08936cc6
 @functools.lru_cache
 def _gauss_hermite(n_nodes:int) -> tuple:
     nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
     return nodes, weights / weights.sum()
 
-# %% ../nbs/06_approximation.ipynb #118476f9
+# %% ../nbs/06_approximation.ipynb #08bb99f2
 def relu_polynomial(mean:torch.Tensor, # (..., H) mean of each unit's pre-activation
                     std:torch.Tensor, # (..., H) its standard deviation
                     degree:int, # polynomial degree d
@@ -533,7 +534,7 @@ def relu_polynomial(mean:torch.Tensor, # (..., H) mean of each unit's pre-activa
     target = torch.relu(mean[..., None, :] + std[..., None, :] * z[:, None])    # (..., n, H)
     return torch.linalg.solve(V.T @ (w[:, None] * V), (V.T * w) @ target)
 
-# %% ../nbs/06_approximation.ipynb #4ae8ce87
+# %% ../nbs/06_approximation.ipynb #414e35d7
 class HeadSurrogates:
     "TRN heads with each ReLU replaced by a polynomial fitted to that unit's pre-activation over all s-subsets of the video."
     def __init__(self, heads:list, # factorisable TRN heads, head s taking s frames
@@ -593,7 +594,7 @@ class HeadSurrogates:
         s = self.sizes[h]
         return (self.tables[h, :s] * slope) @ self.w2[h], (self.linear[h, 0] + slope * self.bias[h]) @ self.w2[h] + self.b2[h]
 
-# %% ../nbs/06_approximation.ipynb #7dc9ff5a
+# %% ../nbs/06_approximation.ipynb #b2b202b4
 class SurrogateLogits:
     "F̃(S) for any coalition with no model evaluation: pooled scales exactly, other heads by their surrogates."
     def __init__(self, game:MultiscaleGame, # the video's multiscale game (its pooled scales are exact)
@@ -632,22 +633,36 @@ class SurrogateLogits:
         ways *= coalitions.T.to(device)[..., None] * w
         F += (ways.permute(1, 2, 0).reshape(len(z), -1) @ self.B.to(device).reshape(-1, self.B.shape[-1])).double()
         for h, s in enumerate(self.sizes):                       # small coalitions: the polynomial, over all s-subsets
+            rows, elements, weights = [], [], []
             for size in self.polynomial[s].nonzero()[:, 0].tolist():
-                rows = (k == size).nonzero()[:, 0]
-                if len(rows) == 0: continue
-                members = coalitions[rows.cpu()].nonzero()[:, 1].view(-1, size).to(device)
-                elements = members[:, subset_elements(size, s).to(device)]        # (n, C(size, s), s)
-                F[rows] += scale_weight(size, s, self.game.m) * self.surrogates.curvature(h, elements)
+                of_size = (k == size).nonzero()[:, 0]
+                if len(of_size) == 0: continue
+                members = coalitions[of_size.cpu()].nonzero()[:, 1].view(-1, size).to(device)
+                picks = subset_elements(size, s).to(device)
+                rows.append(of_size.repeat_interleave(len(picks)))
+                elements.append(members[:, picks].reshape(-1, s))
+                weights.append(torch.full((len(of_size) * len(picks),), scale_weight(size, s, self.game.m),
+                                          dtype=torch.float64, device=device))
+            if not rows: continue
+            rows, elements, weights = torch.cat(rows), torch.cat(elements), torch.cat(weights)
+            key = (self.binom.long().to(device)[elements, torch.arange(1, s + 1, device=device)]).sum(1)   # colex rank
+            distinct, inverse = torch.unique(key, return_inverse=True)                # each s-subset evaluated once
+            first = torch.full((len(distinct),), len(key), device=device).scatter_reduce_(
+                0, inverse, torch.arange(len(key), device=device), 'amin')
+            values = self.surrogates.curvature(h, elements[first][:, None])           # (distinct, C)
+            spread = torch.sparse_coo_tensor(torch.stack([rows, inverse]), weights, (len(z), len(distinct)),
+                                             check_invariants=False)
+            F += torch.sparse.mm(spread.coalesce(), values)
         return F
 
-# %% ../nbs/06_approximation.ipynb #a7654b35
+# %% ../nbs/06_approximation.ipynb #bb4f84f4
 def softmax_jacobian_apply(p:torch.Tensor, # (..., C) probabilities
                            u:torch.Tensor, # (..., C) logit perturbations
                           ) -> torch.Tensor: # J(p) u = p ⊙ u − p (p·u)
     "The softmax Jacobian at p applied to u."
     return p * u - p * (p * u).sum(-1, keepdim=True)
 
-# %% ../nbs/06_approximation.ipynb #4491483a
+# %% ../nbs/06_approximation.ipynb #c3b58197
 class SizeJacobians:
     "The softmax Jacobian averaged over a sample's coalitions of each size, J̄_k u = mean_S p_S ⊙ u − p_S (p_S·u)."
     def __init__(self, coalitions:torch.Tensor, # (n, T) bool coalitions of a sample
@@ -675,7 +690,7 @@ class SizeJacobians:
         "J̄_k u."
         return self.mean[k] * u - u @ self.second[k]
 
-# %% ../nbs/06_approximation.ipynb #ce546df4
+# %% ../nbs/06_approximation.ipynb #938cf5d7
 def free_coalitions(n_frames:int, # players T
                     n_coalitions:int, # how many (all of them when 2^T - 2 ≤ n)
                     gen:torch.Generator, # random source
@@ -687,7 +702,7 @@ def free_coalitions(n_frames:int, # players T
     rows = torch.cat(whole + drawn) if whole or drawn else torch.zeros(0, n_frames, dtype=torch.bool)
     return rows, sum(len(w) for w in whole)
 
-# %% ../nbs/06_approximation.ipynb #14c443af
+# %% ../nbs/06_approximation.ipynb #933d2313
 def surrogate_shapley(logits_fn, # (n, T) bool → (n, C) logits of a surrogate multiscale model (costs no evaluation)
                       effects:dict, # its scales' sums, see `linearised_shapley`
                       m:int, # number of heads
@@ -719,7 +734,7 @@ def surrogate_shapley(logits_fn, # (n, T) bool → (n, C) logits of a surrogate 
     phi = (offset[T] - priors) / T + linearised_shapley(effects, m, T, jacobian) + phi_r
     return phi, se_r, p, jacobian
 
-# %% ../nbs/06_approximation.ipynb #c14cf802
+# %% ../nbs/06_approximation.ipynb #f50eaef2
 def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale game, exact scales pooled
                                 budget:int, # head evaluations in all (the pool included)
                                 gen:torch.Generator, # random source
@@ -780,7 +795,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
         phi += ((full_hat.softmax(-1) - priors) - phi.sum(0)) / T               # efficiency, up to second-order terms
         yield phi, var.clamp(min=0).sqrt(), full_hat.softmax(-1)
 
-# %% ../nbs/06_approximation.ipynb #3ee6516d
+# %% ../nbs/06_approximation.ipynb #01f52bb5
 def late_fusion_rounds(game:VideoGame, # a variable-length model's game
                        budget:int, # model evaluations in all
                        gen:torch.Generator, # random source
@@ -807,10 +822,10 @@ def late_fusion_rounds(game:VideoGame, # a variable-length model's game
                                          known=known):
         yield phi_s + phi_r, (se_s**2 + se_r**2).sqrt(), full
 
-# %% ../nbs/06_approximation.ipynb #1972606a
+# %% ../nbs/06_approximation.ipynb #5b0f8a1b
 METHODS = ('surrogate', 'kernelshap', 'permutation', 'constructive')
 
-# %% ../nbs/06_approximation.ipynb #100f26f3
+# %% ../nbs/06_approximation.ipynb #28e841a8
 def multiscale_heads(model_or_heads) -> list|None:
     "The heads TRN_1..TRN_m of a multiscale model given as a `MultiscaleTRN` or a list of heads; None for any other model."
     if isinstance(model_or_heads, MultiscaleTRN): return list(model_or_heads.heads)
@@ -824,11 +839,11 @@ def multiscale_heads(model_or_heads) -> list|None:
         return heads
     return None
 
-# %% ../nbs/06_approximation.ipynb #3141e60d
+# %% ../nbs/06_approximation.ipynb #46ddd011
 def _too_small(method, need, unit, T, budget):
     return ValueError(f"The {method} method needs a budget of at least {need} {unit} for {T} frames, got {budget}.")
 
-# %% ../nbs/06_approximation.ipynb #88fdbf2d
+# %% ../nbs/06_approximation.ipynb #e7a85d53
 def largest_max_samples(n_frames:int, n_levels:int, n_iters:int, budget:int) -> int:
     "The most subsets per scale the constructive sampler can take within `budget` evaluations (0 if none fits)."
     best, hi = 0, max(comb(n_frames, n_frames // 2), 1)
@@ -839,7 +854,19 @@ def largest_max_samples(n_frames:int, n_levels:int, n_iters:int, budget:int) -> 
         else: hi = mid - 1
     return best
 
-# %% ../nbs/06_approximation.ipynb #60aa7bf4
+# %% ../nbs/06_approximation.ipynb #686a91ff
+class _Spent:
+    "Stands in for a game when the exact engines did the work: it only knows how many evaluations they made."
+    def __init__(self, n_evaluations): self.n_evaluations = n_evaluations
+
+# %% ../nbs/06_approximation.ipynb #de570637
+def exact_rounds(target, heads:list|None, x:torch.Tensor, priors:torch.Tensor, cost:int) -> tuple:
+    "Exact ESVs from the exact engines, as a one-round estimate with zero standard errors."
+    r = multiscale_esvs(target, x, priors, device=x.device) if heads else exact_esvs(target, x, priors, device=x.device)
+    values, scores = r.values.cpu().double(), r.scores.cpu().double()
+    return iter([(values, torch.zeros_like(values), scores)]), _Spent(cost)
+
+# %% ../nbs/06_approximation.ipynb #14723d4b
 def video_rounds(target, # a variable-length model, or a list of heads TRN_1..TRN_m
                  heads:list|None, # `multiscale_heads(target)`
                  x:torch.Tensor, # (T, D) one video on the device of the computation
@@ -852,6 +879,9 @@ def video_rounds(target, # a variable-length model, or a list of heads TRN_1..TR
                 ) -> tuple: # (generator of (φ, stderr, scores), game)
     "Set up one video's game and the chosen estimator."
     T, unit = x.shape[0], 'model evaluations' if heads is None else 'head evaluations'
+    if method == 'surrogate' and T <= 20:           # the budget buys the exact computation: do that instead
+        cost = 2**T - 1 if heads is None else sum(comb(T, s) for s in range(1, min(T, len(heads)) + 1))
+        if budget >= cost: return exact_rounds(target, heads, x, priors, cost)
     if heads is None:
         game = VideoGame(target, x, priors, batch_size)
         if method == 'surrogate':
@@ -891,12 +921,12 @@ def video_rounds(target, # a variable-length model, or a list of heads TRN_1..TR
     if left < 2 * game.cost(T // 2): raise _too_small(method, budget - left + 2 * game.cost(T // 2), unit, T, budget)
     return ((p, s, full) for p, s in kernelshap_rounds(game, T, priors, full, left, gen, rounds, cost=game.cost)), game
 
-# %% ../nbs/06_approximation.ipynb #e1c61f06
+# %% ../nbs/06_approximation.ipynb #32eaa9f5
 def video_seed(seed:int, video:int) -> int:
     "An independent seed for each video of a batch."
     return int(np.random.SeedSequence([seed, video]).generate_state(1)[0])
 
-# %% ../nbs/06_approximation.ipynb #3f1992fd
+# %% ../nbs/06_approximation.ipynb #b8c3f1ed
 def approximate_esvs(model_or_heads, # variable-length model (N, T', D) → (N, C), or heads TRN_1..TRN_m / a `MultiscaleTRN`
                      features:torch.Tensor, # one video (T, D) or a batch (B, T, D) with the same T
                      priors:torch.Tensor, # class priors (C,), the value of the empty coalition

@@ -112,7 +112,7 @@ def extract_features(gulp_dir, # gulp directory of one split
         split_group.attrs['complete'] = True
     return out_path
 
-# %% ../nbs/02_features.ipynb #229e9290
+# %% ../nbs/02_features.ipynb #564624a3
 class FeatureDataset(Dataset):
     "One split of a features file as `(features (T, D), meta)` items, frames sampled at segment centres or all."
     def __init__(self, path, # HDF5 file written by `extract_features`
@@ -157,3 +157,7 @@ class FeatureDataset(Dataset):
         idx = sample_frame_indices(n, self.n_frames, self.mode)
         x = self._h5[self.split]['features'][uid][()]
         return torch.from_numpy(x[idx]), {'uid': uid, 'label': int(self.labels[i]), 'frame_idx': idx, 'n_video_frames': n}
+
+    def load(self) -> tuple: # ([features (T, D) of every item], labels (N,))
+        "Every item's features and the labels, in memory: what `train_head` and `predict` take."
+        return [self[i][0] for i in range(len(self))], torch.as_tensor(self.labels)

@@ -7,8 +7,8 @@ __all__ = ['IMAGENET_NORM', 'CAFFE_BGR_NORM', 'BNINCEPTION_BLOCKS', 'BACKBONES',
            'Normalisation', 'frames_to_tensor', 'Backbone', 'SmallCNN', 'ResNet50', 'BNInceptionTrunk', 'BNInception',
            'make_backbone', 'get_device', 'unwrap_state_dict', 'read_state_dict', 'load_state_dict_checked',
            'load_trunk_weights', 'save_model', 'load_model', 'save_backbone', 'load_backbone',
-           'load_original_checkpoint', 'load_original_mtrn', 'train_head', 'predict', 'accuracy_table',
-           'train_backbone']
+           'load_original_checkpoint', 'load_original_mtrn', 'segment_indices', 'train_head', 'predict',
+           'accuracy_table', 'train_backbone']
 
 # %% ../nbs/01_models.ipynb #d008d5f6
 import json, re
@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .data import GulpVideoDataset, sample_frame_indices
+from .data import GulpVideoDataset
 
 # %% ../nbs/01_models.ipynb #0d56550f
 class FeatureTSN(nn.Module):
@@ -440,25 +440,35 @@ def load_original_mtrn(paths, # a folder holding trn_{k}_frames.pth files, or th
         heads.append(load_original_checkpoint(TRN(k, D, H, C, dropout), p))
     return MultiscaleTRN(heads).to(get_device(device)).eval()
 
-# %% ../nbs/01_models.ipynb #5efcc105
+# %% ../nbs/01_models.ipynb #e387a492
+def segment_indices(lengths:torch.Tensor, # frames in each video (N,), each at least `n_frames`
+                    n_frames:int, # frames to take from each video
+                    mode:str='test', # "test": segment centres; "train": a random frame per segment
+                    generator:torch.Generator=None, # random numbers for "train"
+                   ) -> torch.Tensor: # frame indices (N, n_frames), increasing along each row
+    "TSN segment sampling for many videos at once."
+    k, n = torch.arange(n_frames), torch.as_tensor(lengths)[:, None]
+    if mode == 'test': return (2*k + 1)*n // (2*n_frames)
+    start, end = k*n // n_frames, (k + 1)*n // n_frames
+    return start + (torch.rand(start.shape, generator=generator)*(end - start)).long()
+
+# %% ../nbs/01_models.ipynb #e6eb5e1e
 def _as_videos(data):
-    "Per-video features [(T_i, D)] and labels (N,) from a (features, labels) pair or a dataset of (features, meta) items."
-    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[1], dict):
-        videos, labels = data
+    "Zero-padded features (N, T_max, D), lengths (N,) and labels (N,) from a (features, labels) pair or a dataset."
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[1], dict): videos, labels = data
     else:
         items = [data[i] for i in range(len(data))]
         videos, labels = [f for f, _ in items], [m['label'] for _, m in items]
     videos = [torch.as_tensor(v, dtype=torch.float32) for v in videos]
     labels = torch.as_tensor(labels, dtype=torch.long)
     if len(videos) != len(labels): raise ValueError(f"Got {len(videos)} videos but {len(labels)} labels.")
-    return videos, labels
+    return nn.utils.rnn.pad_sequence(videos, batch_first=True), torch.tensor([len(v) for v in videos]), labels
 
-def _sample_clips(videos, n_frames, mode, rng=None):
-    "Stack `n_frames` segment-sampled frames of every video long enough: clips (N', n_frames, D) and their indices."
-    keep = [i for i, v in enumerate(videos) if len(v) >= n_frames]
-    if not keep: raise ValueError(f"No video has the {n_frames} frames needed.")
-    clips = [videos[i][torch.as_tensor(np.asarray(sample_frame_indices(len(videos[i]), n_frames, mode, rng)))] for i in keep]
-    return torch.stack(clips), torch.tensor(keep)
+def _sample_clips(padded, lengths, n_frames, mode, generator=None):
+    "Segment-sampled clips (N', n_frames, D) of the videos with at least `n_frames` frames, and which videos they are (N',)."
+    keep = torch.nonzero(lengths >= n_frames).flatten()
+    if not len(keep): raise ValueError(f"No video has the {n_frames} frames needed.")
+    return padded[keep[:, None], segment_indices(lengths[keep], n_frames, mode, generator)], keep
 
 @contextmanager
 def _seeded(seed, device):
@@ -467,7 +477,15 @@ def _seeded(seed, device):
         torch.manual_seed(seed)
         yield
 
-# %% ../nbs/01_models.ipynb #57e066bc
+@contextmanager
+def _one_thread_on_cpu(device):
+    "Run a block single-threaded on the CPU: a head's small matrix products gain nothing from threads, and on a busy machine their synchronisation makes training ~10x slower (measured)."
+    threads = torch.get_num_threads()
+    if device.type == 'cpu': torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_num_threads(threads)
+
+# %% ../nbs/01_models.ipynb #c20aabd8
 def train_head(head:nn.Module, # a `TRN` or `FeatureTSN`, trained in place
                data, # a dataset of (features (T, D), meta with "label") items, or a pair (list of (T, D), labels)
                n_frames:int=None, # frames per video (default: the TRN's k; 8 for a TSN)
@@ -481,16 +499,16 @@ def train_head(head:nn.Module, # a `TRN` or `FeatureTSN`, trained in place
               ) -> pd.DataFrame: # per-epoch training loss and accuracy
     "Train a temporal head on per-video features, sampling `n_frames` frames of every video by segments each epoch."
     n_frames = n_frames or getattr(head, 'n_frames', 8)
-    device, (videos, labels) = get_device(device), _as_videos(data)
-    rng, order = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    steps = epochs * -(-sum(len(v) >= n_frames for v in videos) // batch_size)
+    device, (padded, lengths, labels) = get_device(device), _as_videos(data)
+    frames_rng, order = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+    steps = epochs * -(-int((lengths >= n_frames).sum()) // batch_size)
     opt = torch.optim.AdamW(head.parameters(), lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
     head.to(device).train()
     history = []
-    with _seeded(seed, device):
+    with _seeded(seed, device), _one_thread_on_cpu(device):
         for epoch in (bar := tqdm(range(1, epochs + 1), desc=f"training {_name(head)}", disable=not progress, leave=False)):
-            clips, keep = _sample_clips(videos, n_frames, 'train', rng)
+            clips, keep = _sample_clips(padded, lengths, n_frames, 'train', frames_rng)
             y, total, correct = labels[keep], 0., 0
             for b in torch.randperm(len(y), generator=order).split(batch_size):
                 logits = head(clips[b].to(device))
@@ -504,7 +522,7 @@ def train_head(head:nn.Module, # a `TRN` or `FeatureTSN`, trained in place
 
 def _name(model): return f'TRN_{model.n_frames}' if isinstance(model, TRN) else type(model).__name__
 
-# %% ../nbs/01_models.ipynb #2cea629b
+# %% ../nbs/01_models.ipynb #99a4a5c5
 @torch.no_grad()
 def predict(model:nn.Module, # any temporal model: (N, T, D) → (N, C)
             data, # a dataset of (features (T, D), meta) items, or a pair (list of (T, D), labels)
@@ -513,8 +531,8 @@ def predict(model:nn.Module, # any temporal model: (N, T, D) → (N, C)
             device=None, # "cpu", "cuda" or None (auto)
            ) -> tuple: # logits (N', C) and labels (N',) of the videos with at least `n_frames` frames
     "Logits of `model` on the segment-centre frames of each video, as at test time."
-    device, (videos, labels) = get_device(device), _as_videos(data)
-    clips, keep = _sample_clips(videos, n_frames, 'test')
+    device, (padded, lengths, labels) = get_device(device), _as_videos(data)
+    clips, keep = _sample_clips(padded, lengths, n_frames, 'test')
     model.to(device).eval()
     logits = torch.cat([model(c.to(device)).cpu() for c in clips.split(batch_size)])
     return logits, labels[keep]
