@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['DEMO_TRAINING', 'DEMO_STUDY', 'Step', 'Command', 'PipelineError', 'run_steps', 'demo_steps', 'main']
 
-# %% ../nbs/10_pipeline.ipynb #ba6d3b28
+# %% ../nbs/10_pipeline.ipynb #0f87bbf7
 import argparse, hashlib, json, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +13,7 @@ from pathlib import Path
 import papermill as pm
 from papermill.exceptions import PapermillExecutionError
 
-# %% ../nbs/10_pipeline.ipynb #bc94c9ee
+# %% ../nbs/10_pipeline.ipynb #629d37d4
 @dataclass
 class Step:
     "One notebook run of the pipeline, with the parameters papermill injects."
@@ -26,7 +26,7 @@ class Step:
         h.update(json.dumps(self.parameters, sort_keys=True, default=str).encode())
         return h.hexdigest()[:16]
 
-# %% ../nbs/10_pipeline.ipynb #d919204e
+# %% ../nbs/10_pipeline.ipynb #4f118baa
 @dataclass
 class Command:
     "One command-line step of the pipeline: a console script installed with play_fair, and its arguments."
@@ -46,7 +46,7 @@ class Command:
             tail = (res.stderr.strip() or res.stdout.strip()).splitlines()[-1:] or ['(no output)']
             raise PipelineError(f"{self.name} failed: `{' '.join(cmd)}` exited with {res.returncode}: {tail[0]}")
 
-# %% ../nbs/10_pipeline.ipynb #66c3d674
+# %% ../nbs/10_pipeline.ipynb #2acd2bd6
 class PipelineError(RuntimeError):
     "A pipeline step failed; the message names the notebook and the cell."
 
@@ -55,7 +55,7 @@ def _failure_message(step, err, out_nb):
     return (f"{step.notebook} failed at cell {err.cell_index} ({first[:60]!r}) with {err.ename}: {err.evalue}. "
             f"The executed notebook is {out_nb}; fix the cause and run again (finished steps are reused).")
 
-# %% ../nbs/10_pipeline.ipynb #a4b005bc
+# %% ../nbs/10_pipeline.ipynb #8c93bca8
 def run_steps(steps:list, # the `Step`s, in order
               nbs_dir:Path, # folder of the source notebooks (the working directory of each run)
               runs_dir:Path, # where executed notebooks are written
@@ -90,11 +90,13 @@ def run_steps(steps:list, # the `Step`s, in order
         ran.append(name)
     return ran
 
-# %% ../nbs/10_pipeline.ipynb #a67465eb
-DEMO_TRAINING = dict(backbone=dict(), heads=dict()) # demo-size training parameters of 01_models and 02_features
-DEMO_STUDY = dict() # demo-size parameters of the approximation study
+# %% ../nbs/10_pipeline.ipynb #2b4fea75
+DEMO_TRAINING = dict(backbone=dict(backbone_epochs=8, width=16, backbone_head='trn'), # 01_models, demo size
+                     heads=dict(head_epochs=60)) # 02_features, demo size
+DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[64, 128, 256, 512, 1024, 2048, 4096], n_seeds=3,
+                  timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096) # 06_approximation
 
-# %% ../nbs/10_pipeline.ipynb #a799b7fa
+# %% ../nbs/10_pipeline.ipynb #1e06ec50
 def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, checkpoints/)
               ) -> list:
     "The pipeline's steps with demo-size parameters on Something-Synthetic."
@@ -130,7 +132,7 @@ def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, chec
     ]
     return steps
 
-# %% ../nbs/10_pipeline.ipynb #32741ba1
+# %% ../nbs/10_pipeline.ipynb #61668175
 def main(argv=None):
     "Command line `play-fair-demo`: run the demo pipeline."
     p = argparse.ArgumentParser(description="Run play_fair's notebooks end to end on Something-Synthetic with papermill.")
