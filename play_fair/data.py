@@ -107,10 +107,10 @@ def _draw(img, xx, yy, shape, colour, x, y, radius, angle):
     c, s = np.cos(angle), np.sin(angle)
     u, v = (c*(xx - x) + s*(yy - y)) / radius, (-s*(xx - x) + c*(yy - y)) / radius
     body = np.clip(_signed_distance(shape, u, v)*radius + 0.5, 0, 1)[..., None]
-    dot = body * np.clip((0.2 - np.hypot(u - 0.45, v))*radius + 0.5, 0, 1)[..., None]
+    dot = body * np.clip((0.3 - np.hypot(u - 0.55, v))*radius + 0.5, 0, 1)[..., None]
     colour = np.asarray(colour, np.float32)
     img *= 1 - body; img += body*colour
-    img *= 1 - dot; img += dot*colour*0.35
+    img *= 1 - dot; img += dot*(255 - colour)
 
 # %% ../nbs/00_data.ipynb #b202df54
 def _background(rng, size, xx, yy, avoid):
@@ -143,7 +143,7 @@ def make_video(class_idx:int,    # index into `CLASSES`
     if n_frames < 8: raise ValueError(f"n_frames must be at least 8 for the classes to be visible, not {n_frames}.")
     rng, t = np.random.default_rng(seed), np.arange(n_frames)
     shape, colour = SHAPES[rng.integers(len(SHAPES))], list(COLOURS)[rng.integers(len(COLOURS))]
-    radius = rng.uniform(0.09, 0.13)*size
+    radius = rng.uniform(0.1, 0.14)*size
     x, y = np.full(n_frames, rng.uniform(0.3, 0.7)*size), np.full(n_frames, rng.uniform(0.3, 0.7)*size)
     scale, angle = np.ones(n_frames), np.full(n_frames, rng.uniform(0, 2*np.pi))
     visible = np.ones(n_frames, bool)
@@ -155,7 +155,7 @@ def make_video(class_idx:int,    # index into `CLASSES`
         start, end = ends if class_idx in (0, 3) else ends[::-1]
         (x if class_idx < 2 else y)[:] = start + (end - start)*progress
     elif class_idx < 6:
-        ends = rng.uniform(0.45, 0.65), rng.uniform(1.5, 1.9)
+        ends = rng.uniform(0.65, 0.8), rng.uniform(1.6, 2.0)
         start, end = ends if class_idx == 4 else ends[::-1]
         scale = start + (end - start)*progress
     elif class_idx < 8:
@@ -163,14 +163,14 @@ def make_video(class_idx:int,    # index into `CLASSES`
         visible = t >= change if class_idx == 6 else t < change
         evidence = [change - 1, change]
     elif class_idx < 10:
-        turn = np.deg2rad(rng.uniform(12, 25))*(b - a)*(1 if class_idx == 8 else -1)
-        angle = angle + turn*progress
+        turn = np.deg2rad(rng.uniform(110, 160))*(1 if class_idx == 8 else -1)
+        angle = -np.pi/2 + np.deg2rad(rng.uniform(-20, 20)) + turn*(progress - 0.5)  # the dot passes over the top
     elif class_idx == 10:
         axis = x if rng.random() < 0.5 else y
-        axis += rng.choice([-1, 1])*rng.uniform(0.15, 0.22)*size*np.sin(np.pi*progress)
+        axis += rng.choice([-1, 1])*rng.uniform(0.24, 0.32)*size*np.sin(np.pi*progress)
     else:
         shown = int(rng.integers(-(-n_frames//8) + 1, max(-(-n_frames//8) + 1, n_frames//5) + 1))
-        first = int(rng.integers(1, n_frames - shown))
+        first = int(rng.integers(-(-n_frames//8), n_frames - -(-n_frames//8) - shown + 1))
         visible = (t >= first) & (t < first + shown)
         evidence = range(first, first + shown)
     yy, xx = np.mgrid[:size, :size].astype(np.float32) + 0.5
