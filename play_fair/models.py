@@ -8,10 +8,10 @@ __all__ = ['IMAGENET_NORM', 'CAFFE_BGR_NORM', 'BNINCEPTION_BLOCKS', 'BACKBONES',
            'make_backbone', 'get_device', 'unwrap_state_dict', 'read_state_dict', 'load_state_dict_checked',
            'load_trunk_weights', 'save_model', 'load_model', 'save_backbone', 'load_backbone',
            'load_original_checkpoint', 'load_original_mtrn', 'segment_indices', 'train_head', 'predict',
-           'accuracy_table', 'train_backbone']
+           'accuracy_table', 'mirror_classes', 'train_backbone']
 
 # %% ../nbs/01_models.ipynb #d008d5f6
-import json, re
+import json, re, time
 from contextlib import contextmanager
 from itertools import combinations
 from math import comb
@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .data import GulpVideoDataset
+from .data import GulpVideoDataset, template_key
 
 # %% ../nbs/01_models.ipynb #0d56550f
 class FeatureTSN(nn.Module):
@@ -156,17 +155,18 @@ class Backbone(nn.Module):
 
 # %% ../nbs/01_models.ipynb #a2a335c7
 class SmallCNN(Backbone):
-    "Four conv blocks and a 4×4 spatial map, flattened and projected: a backbone that trains on CPU in minutes."
+    "Four conv blocks and a `grid`×`grid` spatial map, flattened and projected: a backbone that trains on CPU in minutes."
     arch = 'small_cnn'
     def __init__(self,
                  feature_dim:int=256, # feature dimension D
                  width:int=16, # channels of the first block (then 2×, 4×, 4×)
+                 grid:int=8, # side of the spatial map that is kept (cells of 8×8 pixels for 64×64 frames)
                 ):
         chans = [3, width, 2*width, 4*width, 4*width]
-        blocks = [nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2))
-                  for a, b in zip(chans, chans[1:])]
-        trunk = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(4), nn.Flatten())
-        super().__init__(trunk, 16*chans[-1], feature_dim, width=width)
+        blocks = [nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(), *[nn.MaxPool2d(2)]*(i < 3))
+                  for i, (a, b) in enumerate(zip(chans, chans[1:]))]
+        trunk = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(grid), nn.Flatten())
+        super().__init__(trunk, grid*grid*chans[-1], feature_dim, width=width, grid=grid)
 
 # %% ../nbs/01_models.ipynb #a54b563c
 class ResNet50(Backbone):
@@ -174,6 +174,7 @@ class ResNet50(Backbone):
     arch = 'resnet50'
     def __init__(self, feature_dim:int=256, # feature dimension D
                 ):
+        import torchvision  # here, not at the top: it doubles the start-up time of every command-line tool
         trunk = torchvision.models.resnet50(weights=None)
         trunk.fc = nn.Identity()
         super().__init__(trunk, 2048, feature_dim)
@@ -564,7 +565,27 @@ def _clip_logits(backbone, head, loader, device):
            for f, y in loader]
     return torch.cat([o for o, _ in out]), torch.cat([y for _, y in out])
 
-# %% ../nbs/01_models.ipynb #56ebaf16
+# %% ../nbs/01_models.ipynb #5b1f0c2e
+_MIRRORED = [('left', 'right'), ('counterclockwise', 'clockwise'), ('anticlockwise', 'clockwise')]
+
+def mirror_classes(class_names:list, # class names (templates) in label order
+                  ) -> dict: # class index → index of its mirror image, for the classes that change under a left-right flip
+    "Which class a video becomes when flipped left to right: names that differ only in left/right or clockwise/counterclockwise."
+    def swapped(name):
+        out = re.sub(r'\b(counterclockwise|anticlockwise|clockwise|left|right)\b',
+                     lambda m: {'left': 'right', 'right': 'left', 'clockwise': 'counterclockwise'}.get(m[1], 'clockwise'), name.lower())
+        return template_key(out)
+    index = {template_key(n): i for i, n in enumerate(class_names)}
+    return {i: index[swapped(n)] for i, n in enumerate(class_names) if swapped(n) != template_key(n) and swapped(n) in index}
+
+def _mirror_half(frames, y, lut, generator):
+    "Flip a random half of the clips (B, T, H, W, 3) left to right and relabel them with `lut`."
+    flip = torch.rand(len(y), generator=generator) < 0.5
+    frames, y = frames.clone(), y.clone()
+    frames[flip], y[flip] = frames[flip].flip(-2), lut[y[flip]]
+    return frames, y
+
+# %% ../nbs/01_models.ipynb #62a2d697
 def train_backbone(gulp_dir, # gulp directory of the training videos
                    backbone:Backbone=None, # a backbone to train in place; None: a new `arch` one
                    head:nn.Module=None, # the temporal head trained with it: (N, n_segments, D) → (N, C); None: a `FeatureTSN`
@@ -579,12 +600,13 @@ def train_backbone(gulp_dir, # gulp directory of the training videos
                    lr:float=3e-3, # peak learning rate (AdamW, one-cycle schedule)
                    weight_decay:float=1e-4, # AdamW weight decay
                    dropout:float=0.5, # dropout of the default TSN head
+                   mirror:dict=None, # flip half the clips left-right, relabelled by this class → mirror class map (see `mirror_classes`); None: no flips
                    val_gulp_dir=None, # if given, the TSN's validation accuracy is measured after every epoch
                    seed:int=0, # seeds initial weights, frame sampling, shuffling and dropout
                    device=None, # "cpu", "cuda" or None (auto)
                    num_workers:int=0, # DataLoader worker processes decoding frames
                    progress:bool=True, # show a progress bar
-                  ) -> tuple: # (backbone, head, per-epoch history DataFrame)
+                  ) -> tuple: # (backbone, head, per-epoch loss, accuracy (%), seconds and val_accuracy (%))
     "Train a backbone end to end with a temporal head (TSN by default) on `n_segments` frames per video."
     device = get_device(device)
     ds = GulpVideoDataset(gulp_dir, n_segments, 'train', seed=seed, skip_short=True)
@@ -593,6 +615,8 @@ def train_backbone(gulp_dir, # gulp directory of the training videos
                         collate_fn=_collate_clips, drop_last=len(ds) > batch_size)
     val_loader = val_gulp_dir and DataLoader(GulpVideoDataset(val_gulp_dir, n_segments, 'test', skip_short=True), 2*batch_size,
                                              num_workers=num_workers, collate_fn=_collate_clips)
+    lut = None if mirror is None else torch.tensor([mirror.get(c, c) for c in range(n_classes)])
+    flips = torch.Generator().manual_seed(seed + 1)
     history = []
     with _seeded(seed, device):
         backbone = (backbone if backbone is not None else make_backbone(arch, feature_dim=feature_dim, **(backbone_config or {}))).to(device)
@@ -602,14 +626,15 @@ def train_backbone(gulp_dir, # gulp directory of the training videos
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs*len(loader), pct_start=0.15)
         for epoch in (bar := tqdm(range(1, epochs + 1), desc=f'training {backbone.arch}', disable=not progress)):
             ds.set_epoch(epoch); backbone.train(); head.train()
-            total, correct, seen = 0., 0, 0
+            total, correct, seen, start = 0., 0, 0, time.time()
             for frames, y in tqdm(loader, desc=f'epoch {epoch}', leave=False, disable=not progress):
+                if lut is not None: frames, y = _mirror_half(frames, y, lut, flips)
                 x = frames_to_tensor(frames.to(device), backbone.normalisation).flatten(0, 1)
                 logits = head(backbone(x).unflatten(0, frames.shape[:2]))
                 loss = F.cross_entropy(logits, y.to(device))
                 opt.zero_grad(); loss.backward(); opt.step(); sched.step()
                 total += loss.item()*len(y); correct += (logits.argmax(1).cpu() == y).sum().item(); seen += len(y)
-            row = dict(epoch=epoch, loss=total/seen, accuracy=100*correct/seen)
+            row = dict(epoch=epoch, loss=total/seen, accuracy=100*correct/seen, seconds=time.time() - start)
             if val_loader:
                 logits, y = _clip_logits(backbone, head, val_loader, device)
                 row['val_accuracy'] = 100*(logits.argmax(1) == y).float().mean().item()
