@@ -14,7 +14,7 @@ over all ESVs (about 0.67 when the standard errors are calibrated and the errors
 `--checkpoints` the models are random, at the paper's sizes (D = H = 256, C = 174, 8 heads), on Gaussian features.
 This module is also the engine of the study in nbs/06_approximation.ipynb.
 """
-import argparse, sys, time, warnings
+import json, argparse, sys, time, warnings
 from pathlib import Path
 from statistics import median
 
@@ -63,6 +63,7 @@ def study_inputs(n_videos:int, n_frames:int, *, quick:bool=False, features_path=
         folders = sorted(p.parent for p in Path(checkpoint_dir).glob('*/config.json'))
         models = {}
         for folder in folders:
+            if json.loads((folder/'config.json').read_text()).get('kind') not in ('tsn', 'mtrn'): continue  # the backbone
             model = load_model(folder, device='cpu').eval()
             models.setdefault('TSN' if isinstance(model, FeatureTSN) else 'MTRN', model)
         data = FeatureDataset(features_path, 'validation', n_frames=n_frames, mode='test')

@@ -91,9 +91,9 @@ def run_steps(steps:list, # the `Step`s, in order
     return ran
 
 # %% ../nbs/10_pipeline.ipynb #2b4fea75
-DEMO_TRAINING = dict(backbone=dict(backbone_epochs=8, width=16, backbone_head='trn'), # 01_models, demo size
+DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True), # 01_models, demo size
                      heads=dict(head_epochs=60)) # 02_features, demo size
-DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[64, 128, 256, 512, 1024, 2048, 4096], n_seeds=3,
+DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[128, 1024, 4096], n_seeds=2,
                   timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096) # 06_approximation
 
 # %% ../nbs/10_pipeline.ipynb #1e06ec50
@@ -145,3 +145,6 @@ def main(argv=None):
     try: run_steps(demo_steps(root), root/'nbs', root/'runs', force=args.force)
     except PipelineError as e: sys.exit(f"error: {e}")
     print(f"Pipeline finished in {time.time()-start:.0f} s. Executed notebooks are in {root/'runs'}.")
+    print(f"Explore the ESVs in the browser (MTRN beside TSN); from {root}:\n"
+          "  bash scripts/explore.sh data/results/mtrn-collated.h5 data/videos --compare data/results/tsn-collated.h5 "
+          "--data-root data/something-synthetic")
