@@ -601,7 +601,8 @@ def train_backbone(gulp_dir, # gulp directory of the training videos
                    weight_decay:float=1e-4, # AdamW weight decay
                    dropout:float=0.5, # dropout of the default TSN head
                    mirror:dict=None, # flip half the clips left-right, relabelled by this class → mirror class map (see `mirror_classes`); None: no flips
-                   val_gulp_dir=None, # if given, the TSN's validation accuracy is measured after every epoch
+                   val_gulp_dir=None, # if given, the head's validation accuracy is measured during training
+                   val_every:int=1, # measure it every `val_every` epochs and after the last
                    seed:int=0, # seeds initial weights, frame sampling, shuffling and dropout
                    device=None, # "cpu", "cuda" or None (auto)
                    num_workers:int=0, # DataLoader worker processes decoding frames
@@ -635,7 +636,7 @@ def train_backbone(gulp_dir, # gulp directory of the training videos
                 opt.zero_grad(); loss.backward(); opt.step(); sched.step()
                 total += loss.item()*len(y); correct += (logits.argmax(1).cpu() == y).sum().item(); seen += len(y)
             row = dict(epoch=epoch, loss=total/seen, accuracy=100*correct/seen, seconds=time.time() - start)
-            if val_loader:
+            if val_loader and (epoch % val_every == 0 or epoch == epochs):
                 logits, y = _clip_logits(backbone, head, val_loader, device)
                 row['val_accuracy'] = 100*(logits.argmax(1) == y).float().mean().item()
             history.append(row)

@@ -91,7 +91,7 @@ def run_steps(steps:list, # the `Step`s, in order
     return ran
 
 # %% ../nbs/10_pipeline.ipynb #2b4fea75
-DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True), # 01_models, demo size
+DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True, val_every=4), # 01_models, demo size
                      heads=dict(head_epochs=60)) # 02_features, demo size
 DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[128, 1024, 4096], n_seeds=2,
                   timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096) # 06_approximation
@@ -128,7 +128,7 @@ def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, chec
         Step('07_dashboard.ipynb', dict(results_path=str(results/'mtrn-collated.h5'), videos_dir=str(data/'videos'),
                                         compare_path=str(results/'tsn-collated.h5'), data_root=str(ds),
                                         export_dir=str(runs/'explorer'))),
-        Step('08_evaluation.ipynb', dict(common, features_path=str(feats), priors_path=str(priors), n_videos=200)),
+        Step('08_evaluation.ipynb', dict(common, features_path=str(feats), priors_path=str(priors), n_videos=150)),
     ]
     return steps
 
