@@ -576,7 +576,8 @@ def mirror_classes(class_names:list, # class names (templates) in label order
                      lambda m: {'left': 'right', 'right': 'left', 'clockwise': 'counterclockwise'}.get(m[1], 'clockwise'), name.lower())
         return template_key(out)
     index = {template_key(n): i for i, n in enumerate(class_names)}
-    return {i: index[swapped(n)] for i, n in enumerate(class_names) if swapped(n) != template_key(n) and swapped(n) in index}
+    pairs = {i: index[swapped(n)] for i, n in enumerate(class_names) if swapped(n) != template_key(n) and swapped(n) in index}
+    return pairs | {j: i for i, j in pairs.items()}  # "clockwise" finds its "anticlockwise" partner only from the other side
 
 def _mirror_half(frames, y, lut, generator):
     "Flip a random half of the clips (B, T, H, W, 3) left to right and relabel them with `lut`."
