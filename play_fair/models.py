@@ -566,8 +566,6 @@ def _clip_logits(backbone, head, loader, device):
     return torch.cat([o for o, _ in out]), torch.cat([y for _, y in out])
 
 # %% ../nbs/01_models.ipynb #5b1f0c2e
-_MIRRORED = [('left', 'right'), ('counterclockwise', 'clockwise'), ('anticlockwise', 'clockwise')]
-
 def mirror_classes(class_names:list, # class names (templates) in label order
                   ) -> dict: # class index → index of its mirror image, for the classes that change under a left-right flip
     "Which class a video becomes when flipped left to right: names that differ only in left/right or clockwise/counterclockwise."
