@@ -809,13 +809,16 @@ def extract_features_cli(argv:list=None # arguments, default: the command line
     p.add_argument('--batch-size', type=int, default=256, metavar='N', help='frames per forward pass (default: 256)')
     p.add_argument('--device', metavar='D', help='cpu, cuda, ... (default: the GPU if there is one)')
     p.add_argument('--workers', type=int, default=0, metavar='K', help='processes decoding frames (default: 0)')
+    p.add_argument('--precision', choices=('auto', 'float32', 'bfloat16'), default='auto',
+                   help='backbone arithmetic (default: auto, bfloat16 where the device computes it natively)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     def main():
         from play_fair.features import extract_features
         from play_fair.models import load_backbone
         out = extract_features(a.gulp_dir, load_backbone(a.backbone, device=a.device), a.out, a.split,
-                               batch_size=a.batch_size, device=a.device, num_workers=a.workers, progress=not a.quiet)
+                               batch_size=a.batch_size, device=a.device, num_workers=a.workers, precision=a.precision,
+                               progress=not a.quiet)
         print(f"features of {a.split!r} are in {out}")
     return run_cli(main)
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from .data import GulpVideoDataset, VideoTooShortError, sample_frame_indices
-from .models import IMAGENET_NORM, frames_to_tensor, get_device
+from .models import IMAGENET_NORM, autocast, frames_to_tensor, get_device, resolve_precision
 
 # %% ../nbs/02_features.ipynb #270bc6ee
 def _open_h5(path, mode):
@@ -41,11 +41,12 @@ def backbone_fingerprint(backbone:nn.Module # the backbone
 
 # %% ../nbs/02_features.ipynb #c0539d2a
 @torch.inference_mode()
-def _stream_features(backbone, videos, batch_size, device):
+def _stream_features(backbone, videos, batch_size, device, precision='float32'):
     "Yield (meta, features (T, D)) for each (frames, meta) of `videos`, running the backbone on `batch_size` frames at a time."
     norm = getattr(backbone, 'normalisation', IMAGENET_NORM)
     waiting, frames, computed = deque(), [], []  # videos not yet handed out; frames not yet run; features not yet handed out
-    def run(batch): computed.append(backbone(frames_to_tensor(batch.to(device), norm)).float().cpu())
+    def run(batch):
+        with autocast(device, precision): computed.append(backbone(frames_to_tensor(batch.to(device), norm)).float().cpu())
     def hand_out():
         rows = torch.cat(computed) if computed else torch.empty(0)
         while waiting and waiting[0][1] <= len(rows):
@@ -75,6 +76,7 @@ def extract_features(gulp_dir, # gulp directory of one split
                      batch_size:int=256, # frames per forward pass
                      device=None, # "cpu", "cuda" or None (auto)
                      num_workers:int=0, # DataLoader worker processes decoding frames
+                     precision:str='auto', # "float32", "bfloat16" (mixed precision) or "auto": bfloat16 where the device computes it natively
                      flush_every:int=50, # flush the file after this many videos
                      progress:bool=True, # show a progress bar
                     ) -> Path: # `out_path`
@@ -82,12 +84,17 @@ def extract_features(gulp_dir, # gulp directory of one split
     device, ds, out_path = get_device(device), GulpVideoDataset(gulp_dir, mode='all'), Path(out_path)
     backbone = backbone.to(device).eval()
     arch, fingerprint = getattr(backbone, 'arch', type(backbone).__name__), backbone_fingerprint(backbone)
+    precision = resolve_precision(device, precision)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with _open_h5(out_path, 'a') as f:
         if f.attrs.get('backbone_fingerprint', fingerprint) != fingerprint:
             raise ValueError(f"{out_path} holds features of another backbone ({f.attrs['backbone']}, weights "
                              f"{f.attrs['backbone_fingerprint']}, not {fingerprint}); write to another file or delete it.")
-        f.attrs.update(backbone=arch, backbone_config=json.dumps(getattr(backbone, 'config', {})), backbone_fingerprint=fingerprint)
+        if f.attrs.get('precision', precision) != precision:
+            raise ValueError(f"{out_path} holds features computed in {f.attrs['precision']}, not {precision}; pass "
+                             f"precision={f.attrs['precision']!r} to add to it, or write to another file.")
+        f.attrs.update(backbone=arch, backbone_config=json.dumps(getattr(backbone, 'config', {})), backbone_fingerprint=fingerprint,
+                       precision=precision)
         split_group = f.require_group(split)
         if split_group.attrs.get('complete', False): return out_path
         videos = split_group.require_group('features')
@@ -95,7 +102,7 @@ def extract_features(gulp_dir, # gulp directory of one split
         todo = [i for i, uid in enumerate(ds.uids) if uid not in videos]
         loader = DataLoader(Subset(ds, todo), batch_size=None, num_workers=num_workers)
         with tqdm(total=len(ds), initial=len(ds) - len(todo), unit='video', desc=f'features {split}', disable=not progress) as bar:
-            for i, (meta, x) in enumerate(_stream_features(backbone, loader, batch_size, device), 1):
+            for i, (meta, x) in enumerate(_stream_features(backbone, loader, batch_size, device, precision), 1):
                 if 'feature_dim' not in f.attrs: f.attrs['feature_dim'] = x.shape[1]
                 video = videos.create_dataset(meta['uid'], data=x.numpy())
                 video.attrs['label'] = int(meta['label'])
