@@ -15,6 +15,7 @@ over all ESVs (about 0.67 when the standard errors are calibrated and the errors
 This module is also the engine of the study in nbs/06_approximation.ipynb.
 """
 import json, argparse, sys, time, warnings
+import multiprocessing as mp
 from pathlib import Path
 from statistics import median
 
@@ -151,35 +152,67 @@ def relative_error(est:torch.Tensor, exact:torch.Tensor) -> float:
     return float(((est - exact)**2).sum() / (exact**2).sum())
 
 
+def video_rows(name:str, model, v:int, x:torch.Tensor, priors:torch.Tensor, budgets:list, methods=METHODS, seeds=(0,),
+               baselines=BASELINES) -> list:
+    "The study's rows for one model and one video: every method, budget and seed against the exact ESVs."
+    rows, C = [], len(priors)
+    exact = exact_reference(model, x, priors)
+    game = table_game(coalition_values(model, x, priors)) if baselines else None
+    for budget in budgets:
+        for seed in seeds:
+            for method in methods:
+                start = time.perf_counter()
+                try: r = approximate_esvs(model, x, priors, budget=budget, method=method, seed=seed)
+                except ValueError: continue                    # budget below the method's minimum
+                err, error = (r.values - exact).abs(), relative_error(r.values, exact)
+                z = float((err / r.stderr).nanmedian()) if error > 1e-14 else float('nan')   # nan: exact to rounding
+                rows.append(dict(model=name, method=method, budget=budget, video=v, seed=seed, error=error,
+                                 seconds=time.perf_counter() - start, evaluations=r.n_evaluations, z=z,
+                                 stderr_ratio=float((r.stderr**2).sum() / (err**2).sum())))
+            for method in baselines:
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    est = (shapiq_kernelshap(game, x.shape[0], C, budget, seed) if method == 'shapiq-kernelshap'
+                           else shap_permutation(game, x.shape[0], budget, seed))
+                rows.append(dict(model=name, method=method, budget=budget, video=v, seed=seed,
+                                 error=relative_error(est, exact), seconds=time.perf_counter() - start,
+                                 evaluations=budget, z=float('nan'), stderr_ratio=float('nan')))
+    return rows
+
+
+_STUDY = None  # (models, videos, the other arguments of video_rows): what forked workers read
+
+
+def _one_thread(): torch.set_num_threads(1)
+
+
+def _study_task(task):
+    name, v = task
+    models, videos, args = _STUDY
+    return name, v, video_rows(name, models[name], v, videos[v], *args)
+
+
 def accuracy(models:dict, videos:list, priors:torch.Tensor, budgets:list, methods=METHODS, seeds=(0,),
-             baselines=BASELINES, progress=print) -> pd.DataFrame:
-    "One row per (model, method, budget, video, seed): relative squared error, seconds, evaluations, calibration."
+             baselines=BASELINES, progress=print, workers:int=1) -> pd.DataFrame:
+    """One row per (model, method, budget, video, seed): relative squared error, seconds, evaluations, calibration.
+    `workers` > 1 studies that many (model, video) pairs at once in forked single-threaded processes: the same rows,
+    in the same order (each method's `seconds` then measured on one thread)."""
+    global _STUDY
+    tasks = [(name, v) for name in models for v in range(len(videos))]
+    args = (priors, budgets, methods, tuple(seeds), baselines)
     rows = []
-    for name, model in models.items():
-        C = len(priors)
-        for v, x in enumerate(videos):
-            exact = exact_reference(model, x, priors)
-            game = table_game(coalition_values(model, x, priors)) if baselines else None
-            for budget in budgets:
-                for seed in seeds:
-                    for method in methods:
-                        start = time.perf_counter()
-                        try: r = approximate_esvs(model, x, priors, budget=budget, method=method, seed=seed)
-                        except ValueError: continue                    # budget below the method's minimum
-                        err, error = (r.values - exact).abs(), relative_error(r.values, exact)
-                        z = float((err / r.stderr).nanmedian()) if error > 1e-14 else float('nan')   # nan: exact to rounding
-                        rows.append(dict(model=name, method=method, budget=budget, video=v, seed=seed, error=error,
-                                         seconds=time.perf_counter() - start, evaluations=r.n_evaluations, z=z,
-                                         stderr_ratio=float((r.stderr**2).sum() / (err**2).sum())))
-                    for method in baselines:
-                        start = time.perf_counter()
-                        with warnings.catch_warnings():
-                            warnings.simplefilter('ignore')
-                            est = (shapiq_kernelshap(game, x.shape[0], C, budget, seed) if method == 'shapiq-kernelshap'
-                                   else shap_permutation(game, x.shape[0], budget, seed))
-                        rows.append(dict(model=name, method=method, budget=budget, video=v, seed=seed,
-                                         error=relative_error(est, exact), seconds=time.perf_counter() - start,
-                                         evaluations=budget, z=float('nan'), stderr_ratio=float('nan')))
+    if workers > 1 and 'fork' in mp.get_all_start_methods():
+        _STUDY = (models, videos, args)
+        try:
+            with mp.get_context('fork').Pool(workers, initializer=_one_thread) as pool:
+                for name, v, r in pool.imap(_study_task, tasks):
+                    rows += r
+                    if progress: progress(f'{name}: video {v + 1}/{len(videos)} done')
+        finally: _STUDY = None
+    else:
+        for name, v in tasks:
+            rows += video_rows(name, models[name], v, videos[v], *args)
             if progress: progress(f'{name}: video {v + 1}/{len(videos)} done')
     return pd.DataFrame(rows)
 
@@ -233,6 +266,7 @@ def main(argv=None):
     p.add_argument('--logit-scale', type=float, default=1., help='multiply random models\' last layers (sharper softmax)')
     p.add_argument('--features'); p.add_argument('--checkpoints'); p.add_argument('--priors')
     p.add_argument('--threads', type=int, help='torch threads (default: torch\'s)')
+    p.add_argument('--workers', type=int, default=1, help='(model, video) pairs studied at once, one thread each')
     p.add_argument('--no-baselines', action='store_true', help='skip shapiq and shap')
     p.add_argument('--timing-frames', default='16,32,64,128,256', help='empty: no timing')
     p.add_argument('--models', default='TSN,MTRN', help='random models to study: TSN, MTRN, pooled-MLP')
@@ -245,7 +279,7 @@ def main(argv=None):
                                                 logit_scale=a.logit_scale, model_names=a.models.split(','))
     print(f'# {len(videos)} videos of T={a.frames} frames; {what}; torch threads {torch.get_num_threads()}', flush=True)
     df = accuracy(models, videos, priors, budgets, seeds=range(a.seeds), baselines=() if a.no_baselines else BASELINES,
-                  progress=lambda s: print('#', s, file=sys.stderr, flush=True))
+                  progress=lambda s: print('#', s, file=sys.stderr, flush=True), workers=a.workers)
     pd.set_option('display.width', 200)
     print('\nmedian relative squared error ‖φ̂−φ‖²/‖φ‖² (columns: budget)')
     print(summary(df).to_string(float_format=lambda v: f'{v:.2e}'))
