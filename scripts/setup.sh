@@ -15,7 +15,8 @@ pip() { .venv/bin/python -m pip "$@" 2> >(grep -v -e 'is ignored: it is neither'
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "play_fair: installing dependencies into .venv (first run takes a few minutes)"
   pip install --quiet --upgrade pip
-  pip install --quiet -e ".[${PLAY_FAIR_EXTRAS:-dev}]"
+  # setuptools' notice about editable installs is noise here too (it only ignores the message it names)
+  PYTHONWARNINGS="ignore:Editable installation" pip install --quiet -e ".[${PLAY_FAIR_EXTRAS:-dev}]"
   # gulpio2 asks for pillow-simd, which would replace Pillow: install it alone, its real needs come from pyproject.
   pip install --quiet --no-deps "gulpio2>=0.0.4"
   echo "$want" > "$stamp"
