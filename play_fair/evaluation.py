@@ -7,8 +7,9 @@ __all__ = ['METRICS', 'class_game', 'model_esvs', 'esv_attribution', 'leave_one_
            'last_conv_layer', 'grad_cam', 'random_attribution', 'attribution_order', 'curve_coalitions',
            'deletion_curve', 'insertion_curve', 'curve_auc', 'evidence_mask', 'localisation_auc', 'pointing_hit',
            'bootstrap_ci', 'EvalVideo', 'load_eval_videos', 'attribution_methods', 'evaluate_attributions',
-           'results_table', 'format_results', 'paired_differences', 'plot_results', 'plot_curves', 'esvs_by_position',
-           'esvs_by_class_role', 'esvs_by_predicted_class', 'remove_one_frame', 'removal_summary', 'esvs_by_n_frames']
+           'results_table', 'format_results', 'paired_differences', 'localisation_by_class', 'plot_results',
+           'plot_curves', 'esvs_by_position', 'esvs_by_class_role', 'esvs_by_predicted_class', 'remove_one_frame',
+           'removal_summary', 'esvs_by_n_frames']
 
 # %% ../nbs/08_evaluation.ipynb #12606d4f
 import zlib
@@ -341,6 +342,22 @@ def paired_differences(records:pd.DataFrame, # `evaluate_attributions` rows
     others = [m for m in records.method.unique() if m != reference]
     diffs = {m: {c: wide[(c, m)] - wide[(c, reference)] for c in METRICS} for m in others}
     return _ci_table(diffs, n_boot, seed).rename_axis(f'method − {reference}')
+
+# %% ../nbs/08_evaluation.ipynb #3e400f27
+def localisation_by_class(records:pd.DataFrame, # `evaluate_attributions` rows
+                          videos:list, # the `EvalVideo`s they come from
+                          class_names:list, # class names in label order
+                         ) -> pd.DataFrame: # one row per class present: methods' mean localisation AUC, evidence frames, clips
+    "Mean localisation AUC of every method per ground-truth class, beside the evidence frames a clip has and the clips scored."
+    evidence = {v.uid: int(torch.as_tensor(v.evidence).sum()) for v in videos}
+    named = records.assign(cls=[class_names[int(l)] for l in records.label])
+    table = named.pivot_table(index='cls', columns='method', values='localisation_auc', aggfunc='mean', sort=False)
+    table = table[[m for m in records.method.unique() if m in table.columns]]
+    first = named.drop_duplicates('uid')
+    table['evidence frames per clip'] = first.groupby('cls', sort=False).uid.agg(lambda u: np.mean([evidence[x] for x in u]))
+    table['clips scored'] = named[named.method == records.method.iloc[0]].groupby('cls', sort=False).localisation_auc.count()
+    order = [c for c in class_names if c in table.index]
+    return table.loc[order].rename_axis(index='class', columns=None)
 
 # %% ../nbs/08_evaluation.ipynb #3925c4c0
 def plot_results(tables:dict, # {model name: `results_table`}
