@@ -184,7 +184,11 @@ def video_rows(name:str, model, v:int, x:torch.Tensor, priors:torch.Tensor, budg
 _STUDY = None  # (models, videos, the other arguments of video_rows): what forked workers read
 
 
-def _one_thread(): torch.set_num_threads(1)
+def _one_thread():
+    "Start of a worker: one thread for torch and for numpy's BLAS (shap, shapiq), so workers share the cores, not fight."
+    from threadpoolctl import threadpool_limits
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def _study_task(task):
