@@ -44,7 +44,7 @@ class Command:
         "Run the command; raise `PipelineError` naming it if it fails."
         exe = Path(sys.executable).parent/self.argv[0]
         cmd = [str(exe if exe.exists() else self.argv[0]), *map(str, self.argv[1:])]
-        env = None if threads is None else os.environ | {'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
+        env = None if threads is None else os.environ | {v: str(threads) for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')}
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if res.returncode != 0:
             tail = (res.stderr.strip() or res.stdout.strip()).splitlines()[-1:] or ['(no output)']
