@@ -11,7 +11,7 @@ __all__ = ['IMAGENET_NORM', 'CAFFE_BGR_NORM', 'BNINCEPTION_BLOCKS', 'BACKBONES',
            'train_head', 'predict', 'accuracy_table', 'train_heads', 'mirror_classes', 'train_backbone']
 
 # %% ../nbs/01_models.ipynb #d008d5f6
-import json, re, time
+import functools, json, re, time
 import multiprocessing as mp
 from contextlib import contextmanager
 from itertools import combinations
@@ -275,8 +275,15 @@ def resolve_precision(device, # where the model runs (a torch.device or anything
     if precision != 'auto': return precision
     device = get_device(device)
     if device.type == 'cuda': native = torch.cuda.is_bf16_supported()
-    else: native = device.type == 'cpu' and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    else: native = device.type == 'cpu' and torch.backends.mkldnn.is_available() and _cpu_has_bfloat16()
     return 'bfloat16' if native else 'float32'
+
+@functools.cache
+def _cpu_has_bfloat16() -> bool:
+    "Whether this x86 CPU has bfloat16 instructions (AVX512-BF16 or AMX); elsewhere bfloat16 would be emulated, and slower."
+    try: flags = set(Path('/proc/cpuinfo').read_text().split())
+    except OSError: return False
+    return bool(flags & {'avx512_bf16', 'amx_bf16'}) and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 def autocast(device, # where the model runs
              precision:str='auto', # "float32", "bfloat16" or "auto" (see `resolve_precision`)
