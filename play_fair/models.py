@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .data import GulpVideoDataset, template_key
+from .data import GulpVideoDataset, _pool_map, template_key
 
 # %% ../nbs/01_models.ipynb #0d56550f
 class FeatureTSN(nn.Module):
@@ -616,14 +616,10 @@ def train_heads(heads:list, # `TRN` / `FeatureTSN` heads, trained in place
     forkable = 'fork' in mp.get_all_start_methods() and device.type == 'cpu' and n_workers > 1
     _SHARED_VIDEOS = _as_videos(data)
     results = {}
-    try:
+    try:  # the workers must be forked: they read the features from `_SHARED_VIDEOS`
         with tqdm(total=len(heads), desc='training heads', disable=not progress) as bar:
-            if forkable:
-                with mp.get_context('fork').Pool(min(n_workers, len(heads))) as pool:
-                    for i, res in zip(order, pool.imap(_train_shared, [tasks[i] for i in order])):
-                        results[i] = res; bar.update()
-            else:
-                for i in order: results[i] = _train_shared(tasks[i]); bar.update()
+            for i, res in zip(order, _pool_map(_train_shared, [tasks[i] for i in order], min(n_workers, len(heads)) if forkable else 1)):
+                results[i] = res; bar.update()
     finally: _SHARED_VIDEOS = None
     for i, head in enumerate(heads):
         head.load_state_dict(results[i][0]); head.to(device).eval()
