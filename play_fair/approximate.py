@@ -19,7 +19,7 @@ from math import comb
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .esv import ESVResult, evaluating, exact_esvs, model_on, prepare_inputs
 from .models import FeatureTSN, MultiscaleTRN
@@ -963,7 +963,7 @@ def approximate_esvs(model_or_heads, # variable-length model (N, T', D) → (N, 
     with torch.inference_mode(), evaluating(*(heads or [model_or_heads])):
         target = ([h if is_factorisable(h) else model_on(h, device, dtype) for h in heads] if heads
                   else model_on(model_or_heads, device, dtype))
-        for b in tqdm(range(n_videos), disable=not progress, desc=f'approximate ESVs ({method})'):
+        for b in progress_bar(range(n_videos), disable=not progress, desc=f'approximate ESVs ({method})'):
             gen = torch.Generator().manual_seed(video_seed(seed, b))
             if T == 1:
                 game = MultiscaleGame(target, x[b], priors, None) if heads else VideoGame(target, x[b], priors, batch_size)

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip',
            'generate_something_synthetic', 'template_key', 'read_labels', 'read_label_map', 'read_classes',
-           'SSv2Adapter', 'gulp_ssv2', 'VideoTooShortError', 'sample_frame_indices', 'GulpVideoDataset',
-           'dump_gulp_to_webm']
+           'require_gulpio2', 'SSv2Adapter', 'gulp_ssv2', 'VideoTooShortError', 'sample_frame_indices',
+           'GulpVideoDataset', 'dump_gulp_to_webm']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
 import csv, json, os, re, shutil, tempfile, warnings
@@ -19,9 +19,8 @@ from av.video.reformatter import VideoReformatter
 from fastcore.basics import patch
 from PIL import Image
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
-from gulpio2 import GulpDirectory, ChunkWriter
-from gulpio2.adapters import AbstractDatasetAdapter
+
+from .progress import progress_bar
 
 # %% ../nbs/00_data.ipynb #3743e84b
 _VP9_OPTIONS = {'deadline': 'realtime', 'cpu-used': '8', 'lag-in-frames': '0', 'b': '0'}
@@ -237,7 +236,7 @@ def generate_something_synthetic(root,                 # folder to write the dat
     ids = {'train': [str(i + 1) for i in range(n_train)], 'validation': [str(n_train + i + 1) for i in range(n_val)]}
     tasks = [(str(root/'videos'), uid, split, i, seed, size, min_frames, max_frames)
              for split in _SPLITS for i, uid in enumerate(ids[split])]
-    entries = list(tqdm(_pool_map(_make_synthetic_video, tasks, n_workers, chunksize=8), total=len(tasks),
+    entries = list(progress_bar(_pool_map(_make_synthetic_video, tasks, n_workers, chunksize=8), total=len(tasks),
                         unit='video', desc='Something-Synthetic', disable=not progress))
     _write_json(root/'train.json', entries[:n_train])
     _write_json(root/'validation.json', entries[n_train:])
@@ -280,6 +279,18 @@ def read_classes(csv_path): # a `classes.csv` with header `name,id`
     if not rows or not {'name', 'id'} <= set(rows[0]):
         raise ValueError(f"{csv_path} must be a CSV with a header 'name,id' and one row per class.")
     return [r['name'] for r in sorted(rows, key=lambda r: int(r['id']))]
+
+# %% ../nbs/00_data.ipynb #1f6ebbd6
+try:
+    from gulpio2 import GulpDirectory, ChunkWriter
+    from gulpio2.adapters import AbstractDatasetAdapter
+except ImportError: GulpDirectory = ChunkWriter = None; AbstractDatasetAdapter = object
+
+def require_gulpio2():
+    "Raise a clear `ImportError` when gulpio2, needed to read and write gulp directories, is not installed."
+    if GulpDirectory is None:
+        raise ImportError("Reading and writing gulp directories needs gulpio2, which is not installed: run "
+                          "`pip install --no-deps gulpio2` (--no-deps keeps Pillow: gulpio2 asks for pillow-simd).")
 
 # %% ../nbs/00_data.ipynb #30c44a08
 _DECODE_ERRORS = (av.error.FFmpegError, OSError, ValueError)
@@ -386,12 +397,13 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
                 'label': lookup[template_key(e['template'])] if lookup and 'template' in e else -1}
         items.append((str(files[uid]), meta))
     if not items: raise FileNotFoundError(f"none of the {len(ids)} videos listed in {labels_path} has a file in {videos_dir}; pass the folder of this split's <id>.webm files.")
+    require_gulpio2()
     out_dir, tmp = Path(out_dir), _prepare_out_dir(out_dir, overwrite)
     try:
         chunks = GulpDirectory(str(tmp)).new_chunks(-(-len(items) // videos_per_chunk))
         tasks = [(c, SSv2Adapter(items[i:i + videos_per_chunk], fps, short_side)) for c, i in zip(chunks, range(0, len(items), videos_per_chunk))]
         written = []
-        with tqdm(total=len(entries), initial=len(skipped), unit='video', desc=f'gulp {out_dir.name}', disable=not progress) as bar:
+        with progress_bar(total=len(entries), initial=len(skipped), unit='video', desc=f'gulp {out_dir.name}', disable=not progress) as bar:
             for ok, bad in _pool_map(_write_chunk, tasks, n_workers, ordered=False):
                 written += ok; skipped |= bad; bar.update(len(ok) + len(bad))
         if lookup is not None:
@@ -433,6 +445,7 @@ class GulpVideoDataset(Dataset):
                  *, seed:int=0,                 # seed of 'train' sampling
                  transform=None,                # applied to the frames array, e.g. to make a tensor
                  skip_short:bool=False):        # drop videos shorter than `n_frames`, with a warning
+        require_gulpio2()
         gulp_dir = Path(gulp_dir)
         if not gulp_dir.is_dir(): raise FileNotFoundError(f"gulp directory {gulp_dir} does not exist; make one with gulp_ssv2.")
         if mode not in ('test', 'train', 'all'): raise ValueError(f"mode must be 'test', 'train' or 'all', not {mode!r}.")
@@ -502,7 +515,7 @@ def dump_gulp_to_webm(gulp_dir,             # a gulpio2 directory
     try: out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise type(e)(f"cannot create {out_dir} ({e.strerror}); choose a folder you can write to.") from None
     counts = {'written': 0, 'existing': 0}
-    for uid in tqdm(uids, unit='video', desc='webm', disable=not progress):
+    for uid in progress_bar(uids, unit='video', desc='webm', disable=not progress):
         if (out_dir/f'{uid}.webm').exists(): counts['existing'] += 1; continue
         write_webm(out_dir/f'{uid}.webm', ds[uid][0], fps=fps)
         counts['written'] += 1

@@ -21,7 +21,7 @@ from math import comb, prod
 import psutil
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .models import FeatureTSN, get_device
 
@@ -421,7 +421,7 @@ def exact_esvs(model, # variable-length model: (N, T', D) features → (N, C) lo
     check_exact_size(n_frames, estimate_exact_memory(n_frames, n_classes, n_videos=n_videos, dtype=dtype,
                      chunk_size=chunk_size, feature_dim=0 if is_tsn else feature_dim), device, max_memory)
     walk = ShapleyWalk(n_frames, n_videos, priors, chunk_size, dtype, device)
-    bar = tqdm(total=2**n_frames, disable=not show_progress(progress, 2**n_frames, n_videos), desc='exact ESVs')
+    bar = progress_bar(total=2**n_frames, disable=not show_progress(progress, 2**n_frames, n_videos), desc='exact ESVs')
     with torch.inference_mode(), evaluating(model):
         model = model_on(model, device, dtype)
         if is_tsn:                                                   # rows: frames, then a zero row for the ones column

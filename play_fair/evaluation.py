@@ -23,7 +23,7 @@ import torch
 from captum.attr import IntegratedGradients, LayerGradCam
 from plotly.subplots import make_subplots
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .data import GulpVideoDataset, read_labels
 from .esv import characteristic_fn, evaluating, exact_esvs
@@ -291,7 +291,7 @@ def evaluate_attributions(model, # temporal head: (N, T', D) → (N, C)
                          ) -> pd.DataFrame: # one row per (video, method)
     "Deletion and insertion areas, localisation AUC and pointing of every method on every video's ground-truth class."
     rows = []
-    for v in tqdm(videos, desc='evaluating', disable=not progress):
+    for v in progress_bar(videos, desc='evaluating', disable=not progress):
         attrs = {name: torch.as_tensor(m(v, v.label), dtype=torch.float64).cpu() for name, m in methods.items()}
         coalitions = torch.cat([curve_coalitions(a, kind) for a in attrs.values() for kind in ('deletion', 'insertion')])
         curves = class_game(model, v.features, priors, v.label)(coalitions).double().cpu().view(len(attrs), 2, -1)

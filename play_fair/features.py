@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .data import GulpVideoDataset, VideoTooShortError, sample_frame_indices
 from .models import IMAGENET_NORM, autocast, frames_to_tensor, get_device, resolve_precision
@@ -101,7 +101,7 @@ def extract_features(gulp_dir, # gulp directory of one split
         for uid in [u for u in videos if not videos[u].attrs.get('complete', False)]: del videos[uid]
         todo = [i for i, uid in enumerate(ds.uids) if uid not in videos]
         loader = DataLoader(Subset(ds, todo), batch_size=None, num_workers=num_workers)
-        with tqdm(total=len(ds), initial=len(ds) - len(todo), unit='video', desc=f'features {split}', disable=not progress) as bar:
+        with progress_bar(total=len(ds), initial=len(ds) - len(todo), unit='video', desc=f'features {split}', disable=not progress) as bar:
             for i, (meta, x) in enumerate(_stream_features(backbone, loader, batch_size, device, precision), 1):
                 if 'feature_dim' not in f.attrs: f.attrs['feature_dim'] = x.shape[1]
                 video = videos.create_dataset(meta['uid'], data=x.numpy())

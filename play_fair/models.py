@@ -5,13 +5,14 @@
 # %% auto #0
 __all__ = ['IMAGENET_NORM', 'CAFFE_BGR_NORM', 'BNINCEPTION_BLOCKS', 'BACKBONES', 'PRECISIONS', 'FeatureTSN', 'TRN',
            'MultiscaleTRN', 'Normalisation', 'frames_to_tensor', 'Backbone', 'SmallCNN', 'ResNet50', 'BNInceptionTrunk',
-           'BNInception', 'make_backbone', 'get_device', 'resolve_precision', 'autocast', 'unwrap_state_dict',
-           'read_state_dict', 'load_state_dict_checked', 'load_trunk_weights', 'save_model', 'load_model',
-           'save_backbone', 'load_backbone', 'load_original_checkpoint', 'load_original_mtrn', 'segment_indices',
-           'train_head', 'predict', 'accuracy_table', 'train_heads', 'mirror_classes', 'train_backbone']
+           'BNInception', 'make_backbone', 'get_device', 'resolve_precision', 'autocast', 'machine_description',
+           'unwrap_state_dict', 'read_state_dict', 'load_state_dict_checked', 'load_trunk_weights', 'save_model',
+           'load_model', 'save_backbone', 'load_backbone', 'load_original_checkpoint', 'load_original_mtrn',
+           'segment_indices', 'train_head', 'predict', 'accuracy_table', 'train_heads', 'mirror_classes',
+           'train_backbone']
 
 # %% ../nbs/01_models.ipynb #d008d5f6
-import functools, json, re, time
+import functools, json, os, platform, re, time
 import multiprocessing as mp
 from contextlib import contextmanager
 from itertools import combinations
@@ -25,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
+from .progress import progress_bar
 from .data import GulpVideoDataset, _pool_map, template_key
 
 # %% ../nbs/01_models.ipynb #0d56550f
@@ -292,6 +293,18 @@ def autocast(device, # where the model runs
     device = get_device(device)
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolve_precision(device, precision) == 'bfloat16')
 
+# %% ../nbs/01_models.ipynb #92e57624
+@functools.cache
+def machine_description() -> str:
+    "This machine in a few words, for figures that depend on it: CPU model, cores, vector extensions, GPU if any."
+    try: info = Path('/proc/cpuinfo').read_text().splitlines()
+    except OSError: info = []
+    field = lambda name: next((l.split(':', 1)[1].strip() for l in info if l.startswith(name)), '')
+    flags = set(field('flags').split())
+    ext = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags] or ['no AVX2']
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ', no GPU'
+    return f"{field('model name') or platform.processor() or platform.machine()}, {os.cpu_count()} cores ({' '.join(ext)}){gpu}"
+
 # %% ../nbs/01_models.ipynb #50833bf7
 def unwrap_state_dict(checkpoint, # a state dict, or a dict holding one under "state_dict", "model", ...
                       source:str='the checkpoint', # what to call it in error messages
@@ -543,7 +556,7 @@ def train_head(head:nn.Module, # a `TRN` or `FeatureTSN`, trained in place
     head.to(device).train()
     history = []
     with _seeded(seed, device), _one_thread_on_cpu(device):
-        for epoch in (bar := tqdm(range(1, epochs + 1), desc=f"training {_name(head)}", disable=not progress, leave=False)):
+        for epoch in (bar := progress_bar(range(1, epochs + 1), desc=f"training {_name(head)}", disable=not progress, leave=False)):
             clips, keep = _sample_clips(padded, lengths, n_frames, 'train', frames_rng)
             y, total, correct = labels[keep], 0., 0
             for b in torch.randperm(len(y), generator=order).split(batch_size):
@@ -617,7 +630,7 @@ def train_heads(heads:list, # `TRN` / `FeatureTSN` heads, trained in place
     _SHARED_VIDEOS = _as_videos(data)
     results = {}
     try:  # the workers must be forked: they read the features from `_SHARED_VIDEOS`
-        with tqdm(total=len(heads), desc='training heads', disable=not progress) as bar:
+        with progress_bar(total=len(heads), desc='training heads', disable=not progress) as bar:
             for i, res in zip(order, _pool_map(_train_shared, [tasks[i] for i in order], min(n_workers, len(heads)) if forkable else 1)):
                 results[i] = res; bar.update()
     finally: _SHARED_VIDEOS = None
@@ -702,10 +715,10 @@ def train_backbone(gulp_dir, # gulp directory of the training videos
         params = [*backbone.parameters(), *head.parameters()]
         opt = torch.optim.AdamW(params, lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs*len(loader), pct_start=0.15)
-        for epoch in (bar := tqdm(range(1, epochs + 1), desc=f'training {backbone.arch}', disable=not progress)):
+        for epoch in (bar := progress_bar(range(1, epochs + 1), desc=f'training {backbone.arch}', disable=not progress)):
             ds.set_epoch(epoch); backbone.train(); head.train()
             total, correct, seen, start = 0., 0, 0, time.time()
-            for frames, y in tqdm(loader, desc=f'epoch {epoch}', leave=False, disable=not progress):
+            for frames, y in progress_bar(loader, desc=f'epoch {epoch}', leave=False, disable=not progress):
                 if lut is not None: frames, y = _mirror_half(frames, y, lut, flips)
                 x = frames_to_tensor(frames.to(device), backbone.normalisation).flatten(0, 1)
                 with autocast(device, precision): features = backbone(x).float()

@@ -11,7 +11,7 @@ from math import comb
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .esv import (ESVResult, LatticeChunk, ShapleyWalk, check_exact_size, chunk_subsets, estimate_exact_memory,
                            evaluating, lattice_levels, model_on, prepare_inputs, show_progress, subset_logits)
@@ -162,7 +162,7 @@ def multiscale_esvs(heads, # TRN_1..TRN_m (or modules (N, k, D) → (N, C)), or 
                      chunk_size=chunk_size, keep_levels=True, hidden_dim=hidden,
                      feature_dim=feature_dim if general else 0), device, max_memory)
     walk = ShapleyWalk(n_frames, n_videos, priors, chunk_size, dtype, device)
-    bar = tqdm(total=2**n_frames, disable=not show_progress(progress, 2**n_frames, n_videos), desc='multiscale ESVs')
+    bar = progress_bar(total=2**n_frames, disable=not show_progress(progress, 2**n_frames, n_videos), desc='multiscale ESVs')
     with torch.inference_mode(), evaluating(*heads):
         heads = [h if is_factorisable(h) else model_on(h, device, dtype) for h in heads]
         empty = LatticeChunk(0, 0, torch.zeros(1, 0, dtype=torch.long, device=device), None)
