@@ -8,8 +8,8 @@ __all__ = ['IMAGENET_NORM', 'CAFFE_BGR_NORM', 'BNINCEPTION_BLOCKS', 'BACKBONES',
            'BNInception', 'make_backbone', 'get_device', 'resolve_precision', 'autocast', 'machine_description',
            'unwrap_state_dict', 'read_state_dict', 'load_state_dict_checked', 'load_trunk_weights', 'save_model',
            'load_model', 'save_backbone', 'load_backbone', 'load_original_checkpoint', 'load_original_mtrn',
-           'segment_indices', 'train_head', 'predict', 'accuracy_table', 'train_heads', 'mirror_classes',
-           'train_backbone']
+           'segment_indices', 'train_head', 'predict', 'accuracy_table', 'train_heads', 'train_feature_models',
+           'mirror_classes', 'train_backbone']
 
 # %% ../nbs/01_models.ipynb #d008d5f6
 import functools, json, os, platform, re, time
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from fastcore.meta import delegates
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -637,6 +638,23 @@ def train_heads(heads:list, # `TRN` / `FeatureTSN` heads, trained in place
     for i, head in enumerate(heads):
         head.load_state_dict(results[i][0]); head.to(device).eval()
     return [results[i][1] for i in range(len(heads))]
+
+# %% ../nbs/01_models.ipynb #4aa0302d
+@delegates(train_heads, but=['seeds', 'n_frames'])
+def train_feature_models(data, # as for `train_head`: (features, labels) or a `FeatureDataset`
+                         n_classes:int, # classes C
+                         n_max:int=8, # the multiscale TRN's heads: TRN_1 ... TRN_n_max
+                         hidden_dim:int=256, # hidden units of each TRN head
+                         seed:int=0, # seeds the initial weights; head k trains with seed + k
+                         **kwargs) -> tuple: # (TSN, multiscale TRN, histories: the TSN's, then TRN_1's ... TRN_n_max's)
+    "Train a TSN on 8 frames and the heads of a multiscale TRN on per-frame features."
+    videos = _as_videos(data)
+    D = videos.padded.shape[-1]
+    torch.manual_seed(seed)
+    tsn, trns = FeatureTSN(D, n_classes), [TRN(k, D, hidden_dim, n_classes) for k in range(1, n_max + 1)]
+    histories = train_heads([tsn, *trns], videos, seeds=[seed + k for k in range(n_max + 1)],
+                            n_frames=[8, *range(1, n_max + 1)], **kwargs)
+    return tsn, MultiscaleTRN(trns), histories
 
 # %% ../nbs/01_models.ipynb #c82b75d0
 def _collate_clips(items):
