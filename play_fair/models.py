@@ -263,7 +263,7 @@ def get_device(device=None, # "cpu", "cuda", "cuda:1", a torch.device, or None f
     device = torch.device(device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r} was asked for but this machine has no CUDA GPU; "
-                         "pass device='cpu', or None to pick automatically.")
+                         "pass device='cpu', or leave it out to pick automatically.")
     return device
 
 # %% ../nbs/01_models.ipynb #33a2eed5
@@ -380,7 +380,7 @@ def _read_config(folder, kinds):
     config = json.loads((folder/'config.json').read_text())
     if config.get('kind') not in kinds:
         loader = 'load_backbone' if config.get('kind') == 'backbone' else 'load_model'
-        raise ValueError(f"{folder} holds a {config.get('kind')!r} checkpoint; load it with {loader}.")
+        raise ValueError(f"{folder} holds a {config.get('kind')!r} checkpoint, which {loader} reads.")
     return config
 
 # %% ../nbs/01_models.ipynb #879735c8

@@ -30,8 +30,8 @@ def progress_bar(iterable=None, # what to iterate over, as for tqdm
     "A tqdm bar in the notebook or terminal; text lines to the file named by `PLAY_FAIR_PROGRESS` when it is set."
     path = os.environ.get(PROGRESS_ENV)
     if not path or kwargs.get('disable'): return tqdm(iterable, **kwargs)
-    return text_tqdm(iterable, **kwargs | dict(file=_progress_file(path), mininterval=PROGRESS_INTERVAL, ascii=True,
-                                                ncols=100, position=0, leave=True))
+    return text_tqdm(iterable, **kwargs | dict(file=_progress_file(path), mininterval=PROGRESS_INTERVAL, position=0,
+                                                leave=True, bar_format='{l_bar}{r_bar}'))  # no bar: a line, never cut short
 
 # %% ../nbs/00_progress.ipynb #90e52fb5
 _ESCAPES = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
