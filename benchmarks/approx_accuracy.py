@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from play_fair.approximate import METHODS, approximate_esvs, multiscale_heads
-from play_fair.esv import exact_esvs, subset_masks
+from play_fair.approximate import METHODS, approximate_esvs
+from play_fair.esv import subset_masks
 from play_fair.models import TRN, FeatureTSN, MultiscaleTRN
-from play_fair.multiscale import multiscale_esvs, multiscale_lattice
+from play_fair.multiscale import exact_model_esvs, multiscale_heads, multiscale_lattice
 
 PAPER = dict(D=256, H=256, C=174, m=8)
 QUICK = dict(D=16, H=16, C=6, m=4)
@@ -87,10 +87,8 @@ def study_inputs(n_videos:int, n_frames:int, *, quick:bool=False, features_path=
 
 
 def exact_reference(model, x:torch.Tensor, priors:torch.Tensor) -> torch.Tensor:
-    "Exact ESVs (T, C) with the exact engines."
-    heads = multiscale_heads(model)
-    model = [h.double() for h in heads] if heads else model.double()
-    return (multiscale_esvs(model, x, priors) if heads else exact_esvs(model, x, priors)).values
+    "Exact ESVs (T, C) with the exact engine that fits the model."
+    return exact_model_esvs(model.double(), x, priors).values
 
 
 def coalition_values(model, x:torch.Tensor, priors:torch.Tensor) -> torch.Tensor:

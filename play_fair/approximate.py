@@ -9,7 +9,7 @@ __all__ = ['METHODS', 'VideoGame', 'pack_rows', 'unique_rows', 'subset_elements'
            'MultiscaleGame', 'multiscale_coefficients', 'linearised_shapley', 'shift_moments', 'convolve_moments',
            'subset_moments', 'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'softmax_jacobian_apply',
            'SizeJacobians', 'free_coalitions', 'surrogate_shapley', 'multiscale_surrogate_rounds', 'late_fusion_rounds',
-           'multiscale_heads', 'largest_max_samples', 'exact_rounds', 'video_rounds', 'video_seed', 'approximate_esvs']
+           'largest_max_samples', 'exact_rounds', 'video_rounds', 'video_seed', 'approximate_esvs']
 
 # %% ../nbs/06_approximation.ipynb #9266570f
 import functools
@@ -21,9 +21,8 @@ import numpy as np
 import torch
 from .progress import progress_bar
 
-from .esv import ESVResult, evaluating, exact_esvs, model_on, prepare_inputs
-from .models import FeatureTSN, MultiscaleTRN
-from .multiscale import head_evaluator, is_factorisable, multiscale_esvs, trn_layers
+from .esv import ESVResult, characteristic_fn, evaluating, model_on, prepare_inputs
+from .multiscale import exact_model_esvs, head_evaluator, is_factorisable, multiscale_heads, trn_layers
 
 # %% ../nbs/06_approximation.ipynb #746a54d6
 class VideoGame:
@@ -33,41 +32,17 @@ class VideoGame:
                  priors:torch.Tensor, # (C,) class priors
                  batch_size:int=4096, # most subsets per model call
                 ):
-        self.model, self.features, self.batch_size = model, features, batch_size
-        self.priors = priors.double()
+        self.model, self.features, self.priors = model, features, priors.double()
         self.n_frames, self.n_classes, self.n_evaluations = features.shape[0], len(priors), 0
-        self.frame_logits = model.frame_logits(features[None])[0].double() if isinstance(model, FeatureTSN) else None
-
-    def logits(self, coalitions:torch.Tensor # (n, T) bool, none empty
-              ) -> torch.Tensor: # (n, C) float64 logits
-        "The model on the frames of each coalition, kept in order."
-        if self.frame_logits is not None:
-            z = coalitions.to(self.frame_logits)
-            return z @ self.frame_logits / z.sum(1, keepdim=True)
-        out = torch.empty(len(coalitions), self.n_classes, dtype=torch.float64, device=self.features.device)
-        sizes = coalitions.sum(1)
-        for k in sizes.unique().tolist():
-            rows = (sizes == k).nonzero()[:, 0]
-            elements = coalitions[rows].nonzero()[:, 1].view(-1, k)
-            for start in range(0, len(rows), self.batch_size):
-                part = elements[start:start + self.batch_size]
-                out[rows[start:start + self.batch_size]] = self.model(self.features[part]).double()
-        return out
+        self.game = characteristic_fn(model, features, self.priors, batch_size=batch_size, dtype=torch.float64)
 
     def __call__(self, coalitions:torch.Tensor, # (n, T) bool membership rows
                  gen:torch.Generator=None, # unused: the values are exact
                 ) -> torch.Tensor: # (n, C) float64 values
         coalitions = coalitions.to(self.features.device)
-        values = self.priors.to(coalitions.device).repeat(len(coalitions), 1)
-        full = coalitions.any(1)
-        if full.any():
-            logits = self.logits(coalitions[full])
-            if logits.shape[1] != self.n_classes:
-                raise ValueError(f"The model gives {logits.shape[1]} classes but there are {self.n_classes} priors; "
-                                 "pass one prior per class.")
-            values[full] = logits.softmax(-1)
-            self.n_evaluations += int(full.sum())
-        return values.cpu()
+        values = self.game(coalitions).cpu()
+        self.n_evaluations += int(coalitions.any(1).sum())
+        return values
 
 # %% ../nbs/06_approximation.ipynb #a904f580
 def pack_rows(masks:torch.Tensor # (n, T) bool membership rows
@@ -825,20 +800,6 @@ def late_fusion_rounds(game:VideoGame, # a variable-length model's game
 # %% ../nbs/06_approximation.ipynb #5b0f8a1b
 METHODS = ('surrogate', 'kernelshap', 'permutation', 'constructive')
 
-# %% ../nbs/06_approximation.ipynb #28e841a8
-def multiscale_heads(model_or_heads) -> list|None:
-    "The heads TRN_1..TRN_m of a multiscale model given as a `MultiscaleTRN` or a list of heads; None for any other model."
-    if isinstance(model_or_heads, MultiscaleTRN): return list(model_or_heads.heads)
-    if isinstance(model_or_heads, (list, tuple, torch.nn.ModuleList)):
-        heads = list(model_or_heads)
-        if not heads: raise ValueError("A multiscale model needs at least one head (TRN_1).")
-        for k, h in enumerate(heads, 1):
-            if getattr(h, 'n_frames', k) != k:
-                raise ValueError(f"Head {k} must take {k} frames, it takes {h.n_frames}: pass the heads ordered TRN_1, "
-                                 "TRN_2, ..., TRN_m.")
-        return heads
-    return None
-
 # %% ../nbs/06_approximation.ipynb #46ddd011
 def _too_small(method, need, unit, T, budget):
     return ValueError(f"The {method} method needs a budget of at least {need} {unit} for {T} frames, got {budget}.")
@@ -860,9 +821,9 @@ class _Spent:
     def __init__(self, n_evaluations): self.n_evaluations = n_evaluations
 
 # %% ../nbs/06_approximation.ipynb #de570637
-def exact_rounds(target, heads:list|None, x:torch.Tensor, priors:torch.Tensor, cost:int) -> tuple:
+def exact_rounds(target, x:torch.Tensor, priors:torch.Tensor, cost:int) -> tuple:
     "Exact ESVs from the exact engines, as a one-round estimate with zero standard errors."
-    r = multiscale_esvs(target, x, priors, device=x.device) if heads else exact_esvs(target, x, priors, device=x.device)
+    r = exact_model_esvs(target, x, priors, device=x.device)
     values, scores = r.values.cpu().double(), r.scores.cpu().double()
     return iter([(values, torch.zeros_like(values), scores)]), _Spent(cost)
 
@@ -881,7 +842,7 @@ def video_rounds(target, # a variable-length model, or a list of heads TRN_1..TR
     T, unit = x.shape[0], 'model evaluations' if heads is None else 'head evaluations'
     if method == 'surrogate' and T <= 20:           # the budget buys the exact computation: do that instead
         cost = 2**T - 1 if heads is None else sum(comb(T, s) for s in range(1, min(T, len(heads)) + 1))
-        if budget >= cost: return exact_rounds(target, heads, x, priors, cost)
+        if budget >= cost: return exact_rounds(target, x, priors, cost)
     if heads is None:
         game = VideoGame(target, x, priors, batch_size)
         if method == 'surrogate':

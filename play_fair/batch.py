@@ -29,8 +29,8 @@ from .data import sample_frame_indices
 from .models import PRECISIONS, MultiscaleTRN, load_model
 from .features import FeatureDataset
 from .priors import load_priors
-from .esv import ESVTooLargeError, exact_esvs
-from .multiscale import multiscale_esvs
+from .esv import ESVTooLargeError
+from .multiscale import exact_model_esvs, multiscale_heads
 from .approximate import METHODS, approximate_esvs
 
 # %% ../nbs/09_batch.ipynb #542367eb
@@ -140,7 +140,7 @@ def run_method(model, # a loaded checkpoint: `FeatureTSN` or `MultiscaleTRN`
               ) -> str: # "exact", "multiscale" or "approximate/<name>"
     "The engine a run uses: exact for variable-length models, multiscale for a TRN ensemble, or an approximation."
     if approximate: return f"approximate/{approximate}"
-    return 'multiscale' if isinstance(model, MultiscaleTRN) else 'exact'
+    return 'exact' if multiscale_heads(model) is None else 'multiscale'
 
 def esvs_for_batch(model, # `FeatureTSN` or `MultiscaleTRN`
                    features:torch.Tensor, # equal-length videos (B, T, D)
@@ -152,10 +152,8 @@ def esvs_for_batch(model, # `FeatureTSN` or `MultiscaleTRN`
                    progress:bool=None, # the engine's progress bar: None for its default (big lattices only), False for none
                   ):
     "ESVs of a batch of equal-length videos with the engine `method` names → `ESVResult` of (B, T, C) values."
-    if method == 'exact': return exact_esvs(model, features, priors, device=device, progress=progress)
-    if method == 'multiscale': return multiscale_esvs(model.heads, features, priors, device=device, progress=progress)
-    target = model.heads if isinstance(model, MultiscaleTRN) else model
-    return approximate_esvs(target, features, priors, budget=budget, method=method.split('/', 1)[1], seed=seed, device=device,
+    if method in ('exact', 'multiscale'): return exact_model_esvs(model, features, priors, device=device, progress=progress)
+    return approximate_esvs(model, features, priors, budget=budget, method=method.split('/', 1)[1], seed=seed, device=device,
                             progress=bool(progress))
 
 # %% ../nbs/09_batch.ipynb #d3369852

@@ -6,9 +6,9 @@
 __all__ = ['LatticeChunk', 'DEFAULT_CHUNK_ROWS', 'MAX_EXACT_FRAMES', 'CLASS_ALIGN', 'all_coalitions', 'brute_force_esvs',
            'binomial_table', 'unrank_subsets', 'subset_ranks', 'subset_masks', 'parent_ranks', 'next_level',
            'lattice_levels', 'lattice_chunks', 'membership', 'shapley_weights', 'add_level_contribution',
-           'shapley_from_game', 'subset_logits', 'evaluating', 'characteristic_fn', 'ESVTooLargeError', 'chunk_subsets',
-           'padded_classes', 'estimate_exact_memory', 'memory_limit', 'check_exact_size', 'ESVResult', 'prepare_inputs',
-           'model_on', 'show_progress', 'ShapleyWalk', 'exact_esvs']
+           'shapley_from_game', 'subset_logits', 'coalition_logits', 'evaluating', 'characteristic_fn',
+           'ESVTooLargeError', 'chunk_subsets', 'padded_classes', 'estimate_exact_memory', 'memory_limit',
+           'check_exact_size', 'ESVResult', 'prepare_inputs', 'model_on', 'show_progress', 'ShapleyWalk', 'exact_esvs']
 
 # %% ../nbs/04_exact_esv.ipynb #783d2fbe
 import copy
@@ -205,6 +205,27 @@ def subset_logits(model, # variable-length model: (N, k, D) → (N, C) logits
         logits.append(model(part.flatten(0, 1)).unflatten(0, part.shape[:2]))
     return torch.cat(logits)
 
+# %% ../nbs/04_exact_esv.ipynb #913a864a
+def coalition_logits(model, # variable-length model: (N, T', D) features → (N, C) logits
+                     features:torch.Tensor, # (B, T, D) a batch of videos
+                     coalitions:torch.Tensor, # (n, T) bool membership rows, none empty
+                     batch_size:int=4096, # most sequences per model call
+                     dtype=None, # dtype of the logits (None: the model's)
+                    ) -> torch.Tensor: # (n, B, C) logits of each coalition of each video
+    "The model on the frames of each coalition, kept in order: one call per coalition size, a TSN's frame logits averaged."
+    if isinstance(model, FeatureTSN):
+        frames = model.frame_logits(features).transpose(0, 1)                  # (T, B, C)
+        frames = frames.to(dtype or frames.dtype).reshape(len(frames), -1)
+        z = coalitions.to(frames)
+        return (z @ frames / z.sum(1, keepdim=True)).view(len(z), len(features), -1)
+    sizes, out = coalitions.sum(1), None
+    for k in sizes.unique().tolist():
+        rows = (sizes == k).nonzero()[:, 0]
+        logits = subset_logits(model, features, coalitions[rows].nonzero()[:, 1].view(-1, k), batch_size)
+        if out is None: out = logits.new_empty(len(coalitions), *logits.shape[1:], dtype=dtype)
+        out[rows] = logits.to(out.dtype)
+    return out
+
 # %% ../nbs/04_exact_esv.ipynb #ab250dc1
 @contextmanager
 def evaluating(*models):
@@ -223,18 +244,21 @@ def characteristic_fn(model, # variable-length model: (N, T', D) features → (N
                       priors:torch.Tensor, # class priors (C,), the value of the empty coalition
                       *,
                       batch_size:int=4096, # most sequences per model call
+                      dtype=None, # dtype of the values (None: the features')
                      ): # game: (n, T) bool membership rows → values (n, C), or (n, B, C) for a batch
     "The game of a video's frames: v(S) = softmax(model(X[S])) with frames kept in order, v(∅) = priors."
     batch = features if features.ndim == 3 else features[None]
     def game(coalitions):
-        sizes = coalitions.sum(1)
-        values = batch.new_empty(len(coalitions), len(batch), len(priors))
+        values = batch.new_empty(len(coalitions), len(batch), len(priors), dtype=dtype)
+        full = coalitions.any(1)
         with torch.inference_mode(), evaluating(model):
-            for k in sizes.unique().tolist():
-                rows = (sizes == k).nonzero()[:, 0]
-                if k == 0: values[rows] = priors.to(values); continue
-                elements = coalitions[rows].nonzero()[:, 1].view(-1, k)
-                values[rows] = subset_logits(model, batch, elements, batch_size).softmax(-1)
+            values[~full] = priors.to(values)
+            if full.any():
+                logits = coalition_logits(model, batch, coalitions[full], batch_size, values.dtype)
+                if logits.shape[-1] != len(priors):
+                    raise ValueError(f"The model gives {logits.shape[-1]} classes but there are {len(priors)} priors; "
+                                     "pass one prior per class.")
+                values[full] = logits.softmax(-1)
         return values if features.ndim == 3 else values[:, 0]
     return game
 

@@ -4,18 +4,19 @@
 
 # %% auto #0
 __all__ = ['is_factorisable', 'trn_layers', 'position_table', 'trn_subset_logits', 'padded_second_layer', 'head_evaluator',
-           'multiscale_lattice', 'multiscale_esvs']
+           'multiscale_lattice', 'multiscale_esvs', 'multiscale_heads', 'exact_model_esvs']
 
 # %% ../nbs/05_multiscale_esv.ipynb #ab6f4fd6
 from math import comb
 
 import torch
 import torch.nn.functional as F
+from fastcore.meta import delegates
 from .progress import progress_bar
 
 from .esv import (ESVResult, LatticeChunk, ShapleyWalk, check_exact_size, chunk_subsets, estimate_exact_memory,
-                           evaluating, lattice_levels, model_on, prepare_inputs, show_progress, subset_logits)
-from .models import TRN, MultiscaleTRN
+                           evaluating, exact_esvs, lattice_levels, model_on, prepare_inputs, show_progress, subset_logits)
+from .models import TRN, MultiscaleTRN, check_heads
 
 # %% ../nbs/05_multiscale_esv.ipynb #97376a8c
 def is_factorisable(head) -> bool:
@@ -147,12 +148,7 @@ def multiscale_esvs(heads, # TRN_1..TRN_m (or modules (N, k, D) → (N, C)), or 
                     progress:bool|None=None, # progress bar (None: only for big lattices)
                    ) -> ESVResult:
     "Exact ESVs of the multiscale model over fixed-length heads, and its scores, in one pass over the subset lattice."
-    heads = list(heads.heads if isinstance(heads, MultiscaleTRN) else heads)
-    if not heads: raise ValueError("multiscale_esvs needs at least one head (TRN_1).")
-    for k, head in enumerate(heads, 1):
-        if getattr(head, 'n_frames', k) != k:
-            raise ValueError(f"Head {k} must take {k} frames, it takes {head.n_frames}: pass the heads ordered TRN_1, "
-                             "TRN_2, ..., TRN_m.")
+    heads = check_heads(heads.heads if isinstance(heads, MultiscaleTRN) else heads, 'multiscale_esvs')
     x, priors, device, dtype = prepare_inputs(features, priors, device)
     (n_videos, n_frames, feature_dim), n_classes = x.shape, len(priors)
     chunk_size = chunk_subsets(n_videos, chunk_size)
@@ -172,3 +168,23 @@ def multiscale_esvs(heads, # TRN_1..TRN_m (or modules (N, k, D) → (N, C)), or 
             bar.update(len(chunk.elements))
     bar.close()
     return walk.result(features.ndim == 3, priors)
+
+# %% ../nbs/05_multiscale_esv.ipynb #978afc43
+def multiscale_heads(model_or_heads, # a `MultiscaleTRN`, a list of heads TRN_1..TRN_m, or any other model
+                    ) -> list|None: # the heads in order, or None for a model that is not a multiscale TRN
+    "The heads TRN_1..TRN_m of a multiscale model given as a `MultiscaleTRN` or a list of heads; None for any other model."
+    if isinstance(model_or_heads, MultiscaleTRN): return list(model_or_heads.heads)
+    if isinstance(model_or_heads, (list, tuple, torch.nn.ModuleList)): return check_heads(model_or_heads)
+    return None
+
+# %% ../nbs/05_multiscale_esv.ipynb #aea5bba2
+@delegates(exact_esvs)
+def exact_model_esvs(model_or_heads, # a `MultiscaleTRN` or its heads, or any variable-length model (N, T', D) → (N, C)
+                     features:torch.Tensor, # one video (T, D) or a batch (B, T, D) with the same T
+                     priors:torch.Tensor, # class priors (C,), the value of the empty coalition
+                     **kwargs, # `device`, `batch_size`, `chunk_size`, `max_memory`, `progress` for the engine
+                    ) -> ESVResult:
+    "Exact ESVs with the engine that fits the model: `multiscale_esvs` for a multiscale TRN, `exact_esvs` for any other."
+    heads = multiscale_heads(model_or_heads)
+    if heads is None: return exact_esvs(model_or_heads, features, priors, **kwargs)
+    return multiscale_esvs(heads, features, priors, **kwargs)
