@@ -39,15 +39,15 @@ def test_exact_float_comparison_is_refused(tmp_path):
     nb = {'cells': [cell('from fastcore.test import *\nimport torch'),
                     cell('w = torch.tensor([0.05, 0.4, -0.1, 0.2, 0.0], dtype=torch.float64)\n'
                          'kept = torch.tensor([[1, 1, 1, 1, 1], [1, 0, 1, 1, 1], [1, 0, 1, 0, 1]], dtype=torch.float64)\n'
-                         'test_eq(kept @ w, [0.55, 0.15, -0.05])')],
+                         'test_eq(kept @ w, [11/20, 3/20, -1/20])')],
           'metadata': {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}},
           'nbformat': 4, 'nbformat_minor': 5}
     path = tmp_path/'exact.ipynb'
     path.write_text(json.dumps(nb))
     res = run_notebook(path)
     assert res.returncode != 0 and 'test_eq compares floating-point values' in res.stderr, res.stdout + res.stderr
-    path.write_text(json.dumps(nb).replace('test_eq(kept @ w, [0.55, 0.15, -0.05])',
-                                           'test_close(kept @ w, torch.tensor([0.55, 0.15, -0.05], dtype=torch.float64), eps=1e-12)'))
+    path.write_text(json.dumps(nb).replace('test_eq(kept @ w, [11/20, 3/20, -1/20])',
+                                           'test_close(kept @ w, torch.tensor([11/20, 3/20, -1/20], dtype=torch.float64), eps=1e-12)'))
     check(run_notebook(path), path.name)
 
 def test_notebooks_are_clean():
