@@ -73,10 +73,14 @@ def following_progress(path:Path, # the progress file, replaced by an empty one
     path = Path(path); path.write_text('')
     old, stop = os.environ.get(PROGRESS_ENV), threading.Event()
     def follow():
+        pending = ''  # text after the last line break: a line tqdm may still be writing
         with open(path) as f:
             while True:
                 stopping = stop.wait(every)
-                for line in progress_lines(f.read()): log(line)
+                text = pending + f.read()
+                cut = len(text) if stopping else max(text.rfind('\r'), text.rfind('\n')) + 1
+                pending = text[cut:]
+                for line in progress_lines(text[:cut]): log(line)
                 if stopping: return
     os.environ[PROGRESS_ENV] = str(path)
     reader = threading.Thread(target=follow, daemon=True); reader.start()
