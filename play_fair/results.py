@@ -4,16 +4,20 @@
 
 # %% auto #0
 __all__ = ['RUN_DATASETS', 'RUN_ATTRS', 'h5_strings', 'plain_value', 'strings_array', 'create_run', 'write_run', 'write_collated',
-           'read_esvs', 'run_attributes', 'collate_esvs', 'VideoResult', 'CollatedResults']
+           'read_esvs', 'run_attributes', 'collate_esvs', 'collate_esvs_cli', 'VideoResult', 'CollatedResults']
 
 # %% ../nbs/06c_results.ipynb #656d2252
 from contextlib import ExitStack
+from typing import Annotated
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 from fastcore.basics import patch
+from fastcore.script import call_parse
+
+from .cli import run_cli
 
 from .files import atomic_path
 
@@ -167,6 +171,19 @@ def collate_esvs(paths:list, # results files of runs with different `n_frames` (
                                     for n, src in sources.items()},
                               names, dataset if dataset is not None else first.get('dataset', ''),
                               model if model is not None else first.get('model', ''))
+
+# %% ../nbs/06c_results.ipynb #c9eb1f99
+@call_parse
+def collate_esvs_cli(files:Annotated[str, "results files of compute-esvs, then the collated file to write (last)", dict(nargs='+')],
+                     dataset:str=None, # dataset name shown by the explorer (default: from the results)
+                     model:str=None, # model name shown by the explorer (default: from the results)
+                    ) -> int: # exit status
+    "Collate compute-esvs results of several numbers of frames (e.g. 1..8) into one file for the ESV explorer."
+    def work():
+        if len(files) < 2: raise ValueError("Pass one or more results files and then the output file.")
+        out = collate_esvs(files[:-1], files[-1], dataset=dataset, model=model)
+        print(f"collated {len(files) - 1} runs into {out}")
+    return run_cli(work, collate_esvs_cli, resumes=False)
 
 # %% ../nbs/06c_results.ipynb #29db91f6
 @dataclass

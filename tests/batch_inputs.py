@@ -52,7 +52,7 @@ RESULT_ARRAYS = ('uids', 'labels', 'frame_idx', 'video_lengths', 'scores', 'esvs
 
 def assert_same_results(path, reference):
     "Every dataset equal, video by video, bit for bit (NaN padding included), and the same root attributes."
-    from play_fair.batch import read_esvs
+    from play_fair.results import read_esvs
     got, ref = read_esvs(path), read_esvs(reference)
     assert got['attrs'] == ref['attrs']
     for k in RESULT_ARRAYS:

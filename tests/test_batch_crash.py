@@ -7,6 +7,7 @@ import pytest
 
 from batch_inputs import assert_same_results, compute_esvs_command, make_inputs
 from play_fair.batch import compute_esvs_cli
+from play_fair.cli import run_command
 
 N_VIDEOS, CHUNK, N_FRAMES = 160, 2, 4
 MIN_KILLS = 20
@@ -25,7 +26,7 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp('crash')
     inp = make_inputs(root/'inputs', n_videos=N_VIDEOS, lengths=(2, 10), nan_videos=(7, 100))
     reference = root/'reference.h5'
-    assert compute_esvs_cli(arguments(inp, reference)) == 0   # the same command, uninterrupted, in this process
+    assert run_command(compute_esvs_cli, arguments(inp, reference)) == 0   # the same command, uninterrupted, in this process
     return inp, root, reference
 
 
@@ -75,7 +76,7 @@ def test_sigkill_and_resume(runs):
 def test_other_arguments_are_refused(runs):
     inp, root, reference = runs
     out = root/'refused.h5'
-    assert compute_esvs_cli(arguments(inp, out, '--stop-after', '2')) == 0
+    assert run_command(compute_esvs_cli, arguments(inp, out, '--stop-after', '2')) == 0
     cmd = command(inp, out)
     cmd[cmd.index('--sample-n-frames') + 1] = '3'
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
