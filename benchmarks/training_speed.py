@@ -13,8 +13,8 @@ from statistics import median
 import torch
 import torch.nn.functional as F
 
-from play_fair.models import (TRN, FeatureTSN, autocast, frames_to_tensor, make_backbone, resolve_precision,
-                              train_head, train_heads)
+from play_fair.models import TRN, FeatureTSN, autocast, frames_to_tensor, make_backbone, resolve_precision
+from play_fair.training import train_head, train_heads
 
 
 def backbone_rows(precisions, repeats, batches=8, clips=16, segments=8, size=64):

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip', 'pool_map',
-           'generate_something_synthetic', 'template_key', 'read_labels', 'read_label_map', 'read_classes',
-           'require_gulpio2', 'SSv2Adapter', 'gulp_ssv2', 'VideoTooShortError', 'sample_frame_indices',
-           'GulpVideoDataset', 'dump_gulp_to_webm']
+           'generate_something_synthetic', 'generate_something_synthetic_cli', 'template_key', 'read_labels',
+           'read_label_map', 'read_classes', 'require_gulpio2', 'SSv2Adapter', 'gulp_ssv2', 'gulp_ssv2_cli',
+           'VideoTooShortError', 'sample_frame_indices', 'GulpVideoDataset', 'dump_gulp_to_webm',
+           'dump_gulp_to_webm_cli', 'prepare_dataset']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
 import csv, json, os, re, shutil, tempfile, warnings
@@ -20,6 +21,10 @@ from fastcore.basics import patch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from fastcore.script import call_parse
+
+from .cli import run_cli
+from .files import atomic_path, atomic_write
 from .progress import progress_bar
 
 # %% ../nbs/00_data.ipynb #3743e84b
@@ -34,16 +39,12 @@ def write_webm(path,          # where to write the `.webm`; its folder must exis
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
         raise ValueError(f"frames must be a non-empty uint8 array of shape (T, H, W, 3), not {frames.dtype} {frames.shape}.")
     frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), mode='edge')
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.part')
-    try:
-        with av.open(str(tmp), 'w', format='webm') as out:
-            stream = out.add_stream('libvpx-vp9', rate=fps, options=_VP9_OPTIONS | {'crf': str(crf)})
-            stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], 'yuv420p'
-            stream.codec_context.thread_count = 1
-            for frame in frames: out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')))
-            out.mux(stream.encode())
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, av.open(str(tmp), 'w', format='webm') as out:
+        stream = out.add_stream('libvpx-vp9', rate=fps, options=_VP9_OPTIONS | {'crf': str(crf)})
+        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], 'yuv420p'
+        stream.codec_context.thread_count = 1
+        for frame in frames: out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')))
+        out.mux(stream.encode())
     return path
 
 # %% ../nbs/00_data.ipynb #0cad2ea2
@@ -208,9 +209,7 @@ _SPLITS = ('train', 'validation')
 
 def _write_json(path, obj):
     "Write `obj` as JSON to `path` atomically."
-    tmp = Path(path).with_name(f'.{Path(path).name}.{os.getpid()}.part')
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1).encode())
 
 def _make_synthetic_video(task):
     "Render and write one video; returns its JSON entry."
@@ -247,8 +246,25 @@ def generate_something_synthetic(root,                 # folder to write the dat
     _write_json(root/'train.json', entries[:n_train])
     _write_json(root/'validation.json', entries[n_train:])
     _write_json(root/'labels.json', {c: str(i) for i, c in enumerate(CLASSES)})
-    with open(root/'classes.csv', 'w', newline='') as f: csv.writer(f).writerows([('name', 'id'), *((c, i) for i, c in enumerate(CLASSES))])
+    with atomic_path(root/'classes.csv') as tmp, open(tmp, 'w', newline='') as f:
+        csv.writer(f).writerows([('name', 'id'), *((c, i) for i, c in enumerate(CLASSES))])
     return root
+
+# %% ../nbs/00_data.ipynb #c70417c5
+@call_parse
+def generate_something_synthetic_cli(out_dir:str, # folder to write the dataset into (created if needed)
+                                     n_train:int=2000, # training videos
+                                     n_val:int=500, # validation videos
+                                     seed:int=0, # the same seed gives the same dataset
+                                     size:int=64, # frame height and width in pixels
+                                     workers:int=2, # processes rendering videos
+                                     quiet:bool=False, # no progress bar
+                                    ):
+    "Write Something-Synthetic, rendered videos in Something-Something v2's format (split files, labels.json, classes.csv, videos/), ready for gulp-ssv2."
+    def work():
+        root = generate_something_synthetic(out_dir, n_train, n_val, size=size, seed=seed, n_workers=workers, progress=not quiet)
+        print(f"wrote {n_train} training and {n_val} validation videos to {root}")
+    return run_cli(work, generate_something_synthetic_cli, resumes=False)
 
 # %% ../nbs/00_data.ipynb #193cf55d
 def template_key(template:str): # a template, with or without brackets
@@ -424,6 +440,26 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
     if len(skipped) > 10: warnings.warn(f"skipped {len(skipped) - 10} more videos; {out_dir/'gulp_summary.json'} lists them all.")
     return summary
 
+# %% ../nbs/00_data.ipynb #3cc47cc8
+@call_parse
+def gulp_ssv2_cli(labels_json:str, # split file, e.g. something-something-v2-validation.json
+                  videos_dir:str, # folder of <id>.webm videos
+                  out_dir:str, # gulp directory to create
+                  labels_map:str=None, # labels.json (template → index; default: beside LABELS_JSON)
+                  fps:float=8, # resample videos to this frame rate
+                  short_side:int=None, # resize so the shorter side has this many pixels
+                  workers:int=2, # processes decoding videos
+                  videos_per_chunk:int=100, # videos per gulp chunk
+                  overwrite:bool=False, # replace OUT_DIR if it is not empty
+                  quiet:bool=False, # no progress bar
+                 ):
+    "Gulp the videos of a Something-Something-v2-format split into a gulpio2 directory."
+    def work():
+        s = gulp_ssv2(labels_json, videos_dir, out_dir, labels_map=labels_map, fps=fps, short_side=short_side, n_workers=workers,
+                      videos_per_chunk=videos_per_chunk, overwrite=overwrite, progress=not quiet)
+        print(f"gulped {s['written']} videos into {out_dir}, skipped {len(s['skipped'])}")
+    return run_cli(work, gulp_ssv2_cli, resumes=False)
+
 # %% ../nbs/00_data.ipynb #1d8cf292
 class VideoTooShortError(ValueError):
     "A video has fewer frames than the number of frames to sample from it."
@@ -526,3 +562,34 @@ def dump_gulp_to_webm(gulp_dir,             # a gulpio2 directory
         write_webm(out_dir/f'{uid}.webm', ds[uid][0], fps=fps)
         counts['written'] += 1
     return counts
+
+# %% ../nbs/00_data.ipynb #b6db4891
+@call_parse
+def dump_gulp_to_webm_cli(gulp_dir:str, # a gulpio2 directory
+                          out_dir:str, # folder for the .webm files
+                          fps:float=8, # frame rate of the webm files
+                          quiet:bool=False, # no progress bar
+                         ):
+    "Write the videos of a gulp directory as <uid>.webm files for the ESV explorer (existing files are kept)."
+    def work():
+        c = dump_gulp_to_webm(gulp_dir, out_dir, fps=fps, progress=not quiet)
+        print(f"wrote {c['written']} videos to {out_dir} ({c['existing']} were there already)")
+    return run_cli(work, dump_gulp_to_webm_cli)
+
+# %% ../nbs/00_data.ipynb #0eb8f32d
+def prepare_dataset(data_root=None, # an SSv2-format root (split files, classes.csv, videos/); None: generate a tiny Something-Synthetic
+                    gulp_root=None, # the folder holding a gulp directory per split; None: `<data_root>/gulp`
+                    splits=('train', 'validation'), # splits to gulp into `<gulp_root>/<split>` unless already there
+                    *, n_train:int=12, # training videos of a generated dataset
+                    n_val:int=12, # validation videos of a generated dataset
+                    seed:int=0, # seed of a generated dataset
+                   ) -> tuple: # (data_root, gulp_root) as paths
+    "The dataset a notebook runs on: `data_root`, or a tiny Something-Synthetic (12 to 16 frames a video) in a temporary folder, gulped."
+    if data_root is None:
+        data_root = generate_something_synthetic(Path(tempfile.mkdtemp())/'something-synthetic', n_train, n_val, seed=seed,
+                                                 min_frames=12, max_frames=16, progress=False)
+    data_root = Path(data_root)
+    gulp_root = Path(gulp_root or data_root/'gulp')
+    for split in splits:
+        if not (gulp_root/split).is_dir(): gulp_ssv2(data_root/f'{split}.json', data_root/'videos', gulp_root/split, progress=False)
+    return data_root, gulp_root

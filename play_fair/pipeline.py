@@ -105,12 +105,13 @@ def without_widget_state(path:Path # an executed notebook, rewritten in place
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False))
     return n
 
-# %% ../nbs/10_pipeline.ipynb #8c93bca8
+# %% ../nbs/10_pipeline.ipynb #0ceade59
 @dataclass
 class Lanes:
     "Steps that run side by side: each lane is a list of steps run in order, and no lane reads what another writes."
     lanes:list # lists of `Step`s and `Command`s
 
+# %% ../nbs/10_pipeline.ipynb #b7a1203c
 def _name(step): return step.notebook if isinstance(step, Step) else step.name
 
 def _cores():
@@ -155,6 +156,7 @@ def _run_lane(lane, number, n_steps, nbs_dir, runs_dir, rerun, log, stop, thread
         ran.append(name)
     return ran
 
+# %% ../nbs/10_pipeline.ipynb #b9074403
 def run_steps(steps:list, # `Step`s, `Command`s and `Lanes`, in order
               nbs_dir:Path, # folder of the source notebooks (the working directory of each run)
               runs_dir:Path, # where executed notebooks are written
@@ -180,7 +182,7 @@ def run_steps(steps:list, # `Step`s, `Command`s and `Lanes`, in order
     return ran
 
 # %% ../nbs/10_pipeline.ipynb #2b4fea75
-DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True, val_every=4), # 01_models, demo size
+DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True, val_every=4), # 01a_training, demo size
                      heads=dict(head_epochs=60, precision='float32')) # 02_features, demo size; float32 features on every CPU
 DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[128, 1024, 4096], n_seeds=2,
                   timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096) # 06_approximation
@@ -196,7 +198,8 @@ def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, chec
     common = dict(data_root=str(ds), gulp_root=str(gulp), checkpoint_dir=str(ckpt))
     steps = [
         Step('00_data.ipynb', dict(data_root=str(ds), gulp_root=str(gulp), n_train=2000, n_val=500, seed=0)),
-        Step('01_models.ipynb', dict(common, replace_models=True, **DEMO_TRAINING['backbone'])),
+        Step('01_models.ipynb'),
+        Step('01a_training.ipynb', dict(common, replace_models=True, **DEMO_TRAINING['backbone'])),
         Step('02_features.ipynb', dict(common, features_path=str(feats), replace_models=True, **DEMO_TRAINING['heads'])),
         Step('03_priors.ipynb', dict(common, features_path=str(feats), priors_path=str(priors))),
         Step('04_exact_esv.ipynb'),

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from batch_inputs import make_inputs, write_features
+from batch_inputs import make_inputs
+from play_fair.features import write_features
 
 SCRIPTS = tomllib.loads((Path(__file__).parents[1]/'pyproject.toml').read_text())['project']['scripts']
 
@@ -16,7 +17,8 @@ def command(name, *args):
     script = Path(sys.executable).parent/name
     module, function = SCRIPTS[name].split(':')
     head = ([str(script)] if script.exists() else
-            [sys.executable, '-c', f'import sys; from {module} import {function}; sys.exit({function}())'])
+            [sys.executable, '-c', f'import sys; from play_fair.cli import run_command; from {module} import {function}; '
+                                   f'sys.exit(run_command({function}, sys.argv[1:]))'])
     return head + [str(a) for a in args]
 
 

@@ -1,9 +1,10 @@
-"Slower checks of play_fair.models and play_fair.features: checkpoint files, seeded training, resumable extraction."
+"Slower checks of play_fair.models, play_fair.training and play_fair.features: checkpoint files, seeded training, resumable extraction."
 import h5py, pytest, torch
 from play_fair.data import generate_something_synthetic, gulp_ssv2
 from play_fair.features import FeatureDataset, extract_features
 from play_fair.models import (BNInception, FeatureTSN, MultiscaleTRN, ResNet50, SmallCNN, TRN, load_backbone,
-                              load_model, load_original_mtrn, load_trunk_weights, save_backbone, save_model, train_backbone)
+                              load_model, load_original_mtrn, load_trunk_weights, save_backbone, save_model)
+from play_fair.training import train_backbone
 
 
 @pytest.fixture(scope='module')
