@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['LatticeChunk', 'DEFAULT_CHUNK_ROWS', 'MAX_EXACT_FRAMES', 'CLASS_ALIGN', 'all_coalitions', 'brute_force_esvs',
-           'binomial_table', 'unrank_subsets', 'subset_ranks', 'subset_masks', 'parent_ranks', 'next_level',
-           'lattice_levels', 'lattice_chunks', 'membership', 'shapley_weights', 'add_level_contribution',
-           'shapley_from_game', 'subset_logits', 'coalition_logits', 'evaluating', 'characteristic_fn',
+           'table_game', 'shapley_weights', 'add_level_contribution', 'binomial_table', 'unrank_subsets',
+           'subset_ranks', 'subset_masks', 'parent_ranks', 'next_level', 'lattice_levels', 'lattice_chunks',
+           'membership', 'shapley_from_game', 'subset_logits', 'coalition_logits', 'evaluating', 'characteristic_fn',
            'ESVTooLargeError', 'chunk_subsets', 'padded_classes', 'estimate_exact_memory', 'memory_limit',
-           'check_exact_size', 'ESVResult', 'prepare_inputs', 'model_on', 'show_progress', 'ShapleyWalk', 'exact_esvs']
+           'check_exact_size', 'ESVResult', 'prepare_inputs', 'model_on', 'show_progress', 'ShapleyWalk', 'exact_esvs',
+           'GRUHead']
 
 # %% ../nbs/04_exact_esv.ipynb #783d2fbe
 import copy
@@ -48,6 +49,33 @@ def brute_force_esvs(characteristic_fn, # game: (n, T) bool membership rows → 
     for j in range(n_frames):
         esvs.index_add_(0, orders[:, j], values[joined[:, j]] - values[joined[:, j] - (1 << orders[:, j])])
     return esvs / len(orders)
+
+# %% ../nbs/04_exact_esv.ipynb #3e5efb4e
+def table_game(table:torch.Tensor, # (2^T, ...) values: row s is the value of the coalition with bitmask s
+              ): # game: (n, T) bool membership rows → values (n, ...)
+    "A game given by a table of its values, indexed by bitmask (the order of `all_coalitions`)."
+    return lambda coalitions: table[(coalitions.long() << torch.arange(coalitions.shape[1])).sum(1)]
+
+# %% ../nbs/04_exact_esv.ipynb #9a2a96d3
+def shapley_weights(n_frames:int, # number of players T
+                    k:int, # coalition size
+                   ) -> tuple: # (weight if the player is in S, weight if it is not)
+    "Closed-form weights of a size-k coalition's value in a player's Shapley value."
+    inside = 1 / (n_frames * comb(n_frames - 1, k - 1)) if k >= 1 else 0.
+    outside = -1 / (n_frames * comb(n_frames - 1, k)) if k < n_frames else 0.
+    return inside, outside
+
+# %% ../nbs/04_exact_esv.ipynb #5c9bc313
+def add_level_contribution(esvs:torch.Tensor, # (T, R) float64 running Shapley values, updated in place
+                           k:int, # level: size of the coalitions
+                           member:torch.Tensor, # (n, T+1) their membership rows and a ones column, values' dtype
+                           values:torch.Tensor, # (n, R) values of those coalitions
+                          ) -> torch.Tensor: # `esvs`
+    "Add a chunk of level k's coalition values to the Shapley values, with the closed-form weights."
+    n_frames = esvs.shape[0]
+    inside, outside = shapley_weights(n_frames, k)
+    sums = (member.T @ values).double()                       # (T+1, R): Σ over S ∋ i, and Σ over all S
+    return esvs.add_(sums[:n_frames], alpha=inside - outside).add_(sums[n_frames], alpha=outside)
 
 # %% ../nbs/04_exact_esv.ipynb #95d456d8
 def binomial_table(n:int # largest n needed
@@ -151,27 +179,6 @@ def membership(elements:torch.Tensor, # (n, k) frames of each subset
     rows = torch.zeros(len(elements), width, dtype=dtype, device=elements.device) if out is None else out.zero_()
     if ones_column: rows[:, n_frames] = 1
     return rows.scatter_(1, elements, 1)
-
-# %% ../nbs/04_exact_esv.ipynb #9a2a96d3
-def shapley_weights(n_frames:int, # number of players T
-                    k:int, # coalition size
-                   ) -> tuple: # (weight if the player is in S, weight if it is not)
-    "Closed-form weights of a size-k coalition's value in a player's Shapley value."
-    inside = 1 / (n_frames * comb(n_frames - 1, k - 1)) if k >= 1 else 0.
-    outside = -1 / (n_frames * comb(n_frames - 1, k)) if k < n_frames else 0.
-    return inside, outside
-
-# %% ../nbs/04_exact_esv.ipynb #5c9bc313
-def add_level_contribution(esvs:torch.Tensor, # (T, R) float64 running Shapley values, updated in place
-                           k:int, # level: size of the coalitions
-                           member:torch.Tensor, # (n, T+1) their membership rows and a ones column, values' dtype
-                           values:torch.Tensor, # (n, R) values of those coalitions
-                          ) -> torch.Tensor: # `esvs`
-    "Add a chunk of level k's coalition values to the Shapley values, with the closed-form weights."
-    n_frames = esvs.shape[0]
-    inside, outside = shapley_weights(n_frames, k)
-    sums = (member.T @ values).double()                       # (T+1, R): Σ over S ∋ i, and Σ over all S
-    return esvs.add_(sums[:n_frames], alpha=inside - outside).add_(sums[n_frames], alpha=outside)
 
 # %% ../nbs/04_exact_esv.ipynb #1dec90b6
 def shapley_from_game(characteristic_fn, # game: (n, T) bool membership rows → values (n, ...)
@@ -468,3 +475,18 @@ def exact_esvs(model, # variable-length model: (N, T', D) features → (N, C) lo
             bar.update(n)
     bar.close()
     return walk.result(features.ndim == 3, priors)
+
+# %% ../nbs/04_exact_esv.ipynb #a881cee8
+class GRUHead(nn.Module):
+    "An order-sensitive variable-length model for examples and tests: a GRU over the frames in order, a linear layer on its last state."
+    def __init__(self,
+                 input_dim:int, # feature dimension D
+                 hidden_dim:int, # GRU state size H
+                 n_classes:int, # number of classes C
+                ):
+        super().__init__()
+        self.gru, self.out = nn.GRU(input_dim, hidden_dim, batch_first=True), nn.Linear(hidden_dim, n_classes)
+
+    def forward(self, x:torch.Tensor # features (N, T, D), any T ≥ 1
+               ) -> torch.Tensor: # logits (N, C)
+        return self.out(self.gru(x)[1][-1])

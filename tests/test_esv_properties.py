@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
-from torch import nn
 
-from play_fair.esv import (ESVTooLargeError, all_coalitions, brute_force_esvs, characteristic_fn, exact_esvs,
-                           shapley_from_game)
+from play_fair.esv import (ESVTooLargeError, GRUHead, all_coalitions, brute_force_esvs, characteristic_fn, exact_esvs,
+                           shapley_from_game, table_game)
 from play_fair.models import TRN, FeatureTSN, MultiscaleTRN
 from play_fair.multiscale import multiscale_esvs
 
@@ -17,26 +16,13 @@ SETTINGS = settings(max_examples=25, deadline=None)
 D, H, C = 5, 7, 3
 
 
-def table_game(table):
-    "A game given by its values: row s of `table` is the value of the coalition with bitmask s."
-    return lambda coalitions: table[(coalitions.long() << torch.arange(coalitions.shape[1])).sum(1)]
-
-
 def random_table(seed, n_frames, n_values=C):
     return torch.randn(2**n_frames, n_values, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
 
 
-class GRUHead(nn.Module):
-    "An order-sensitive variable-length model."
-    def __init__(self):
-        super().__init__()
-        self.gru, self.out = nn.GRU(D, H, batch_first=True), nn.Linear(H, C)
-    def forward(self, x): return self.out(self.gru(x)[1][-1])
-
-
 def random_model(kind, seed, n_heads=3):
     torch.manual_seed(seed)
-    model = {'tsn': lambda: FeatureTSN(D, C), 'gru': GRUHead,
+    model = {'tsn': lambda: FeatureTSN(D, C), 'gru': lambda: GRUHead(D, H, C),
              'mtrn': lambda: MultiscaleTRN([TRN(k, D, H, C) for k in range(1, n_heads + 1)])}[kind]()
     return model.double().eval()
 
