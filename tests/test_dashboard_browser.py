@@ -75,7 +75,7 @@ def server():
 def test_explorer_page_shows_the_files_esvs(server):
     "Change class, example and number of frames, hover a frame, click a class: the chart shows the file's ESVs; no page errors."
     from playwright.sync_api import sync_playwright
-    from play_fair.dashboard import CollatedResults
+    from play_fair.results import CollatedResults
     res = CollatedResults(server['demo']['results_path'])
     url, errors = server['url'], []
 
