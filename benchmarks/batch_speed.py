@@ -4,17 +4,16 @@
     python benchmarks/batch_speed.py            # 25,000 videos (the target: at most 60 s on 2 CPU cores)
     python benchmarks/batch_speed.py --quick    # 500 videos, a smoke run
 """
-import argparse, os, sys, tempfile, time
+import argparse, os, tempfile, time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tests'))
-from batch_inputs import write_features  # noqa: E402
-from play_fair.batch import compute_esvs  # noqa: E402
-from play_fair.models import TRN, MultiscaleTRN, save_model  # noqa: E402
-from play_fair.priors import save_priors  # noqa: E402
+from play_fair.features import write_features
+from play_fair.batch import compute_esvs
+from play_fair.models import TRN, MultiscaleTRN, save_model
+from play_fair.priors import save_priors
 
 D, C, H, M, T = 256, 174, 256, 8, 8
 

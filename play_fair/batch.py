@@ -6,8 +6,8 @@
 __all__ = ['DEFAULT_APPROXIMATION', 'MAX_RUN_EXACT_FRAMES', 'BatchError', 'ModelSpec', 'read_model_spec', 'SplitFeatures',
            'Chunk', 'plan_chunks', 'run_method', 'esvs_for_batch', 'cached_model', 'solve_in_halves', 'compute_chunk',
            'differing_arguments', 'ResultsStore', 'stored_arguments', 'consecutive_rows', 'EsvRun', 'class_names_of',
-           'check_longest_video', 'plan_run', 'summarise_results', 'format_summary', 'chunk_seed', 'chunk_tasks',
-           'save_results', 'compute_esvs', 'connect', 'on_dask', 'compute_esvs_cli']
+           'check_longest_video', 'plan_run', 'format_summary', 'chunk_seed', 'chunk_tasks', 'save_results',
+           'compute_esvs', 'connect', 'on_dask', 'compute_esvs_cli']
 
 # %% ../nbs/09_batch.ipynb #03542f7e
 import csv, fcntl, hashlib, inspect, json, logging, shutil, sys, time, warnings
@@ -33,7 +33,7 @@ from .priors import load_priors
 from .esv import ESVTooLargeError
 from .multiscale import exact_model_esvs, multiscale_heads
 from .approximate import METHODS, approximate_esvs
-from .results import create_run, strings_array
+from .results import create_run, strings_array, summarise_results
 
 # %% ../nbs/09_batch.ipynb #542367eb
 class BatchError(ValueError):
@@ -452,13 +452,6 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
                      version=play_fair.__version__)
     return EsvRun(spec, model, priors, class_names_of(model, priors_csv), reader, n_frames, method, budget, seed,
                   chunks, too_short, arguments, {k: str(p) for k, p in paths.items()})
-
-# %% ../nbs/09_batch.ipynb #ea2ad796
-def summarise_results(path:Path # a results file
-                     ) -> dict: # out, done, skipped (reason → count)
-    "What a finished results file holds: videos done and videos skipped, by reason."
-    with h5py.File(path, 'r') as f:
-        return dict(out=str(path), done=len(f['uids']), skipped=dict(Counter(f['skipped_reasons'].asstr()[:])))
 
 # %% ../nbs/09_batch.ipynb #9b4be30d
 def format_summary(s:dict # from `compute_esvs`

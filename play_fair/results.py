@@ -4,9 +4,11 @@
 
 # %% auto #0
 __all__ = ['RUN_DATASETS', 'RUN_ATTRS', 'h5_strings', 'plain_value', 'strings_array', 'create_run', 'write_run', 'write_collated',
-           'read_esvs', 'run_attributes', 'collate_esvs', 'collate_esvs_cli', 'VideoResult', 'CollatedResults']
+           'read_esvs', 'summarise_results', 'run_attributes', 'collate_esvs', 'collate_esvs_cli', 'VideoResult',
+           'CollatedResults']
 
 # %% ../nbs/06c_results.ipynb #656d2252
+from collections import Counter
 from contextlib import ExitStack
 from typing import Annotated
 from dataclasses import dataclass
@@ -135,6 +137,13 @@ def read_esvs(path:Path, # a results file from `compute_esvs`, or a collated fil
         res = {k: (v.asstr()[:] if v.dtype.kind == 'O' else v[:]) for k, v in g.items() if isinstance(v, h5py.Dataset)}
         res['attrs'] = {k: plain_value(v) for k, v in {**f.attrs, **g.attrs}.items()}
     return res
+
+# %% ../nbs/06c_results.ipynb #bccc8625
+def summarise_results(path:Path # a results file
+                     ) -> dict: # out, done, skipped (reason → count)
+    "What a finished results file holds: videos done and videos skipped, by reason."
+    with h5py.File(path, 'r') as f:
+        return dict(out=str(path), done=len(f['uids']), skipped=dict(Counter(f['skipped_reasons'].asstr()[:])))
 
 # %% ../nbs/06c_results.ipynb #a6990de1
 def run_attributes(path:Path # a results file of one run

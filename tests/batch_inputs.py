@@ -2,29 +2,12 @@
 import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 
+from play_fair.features import write_features
 from play_fair.models import TRN, FeatureTSN, MultiscaleTRN, save_model
 from play_fair.priors import save_priors
-
-
-def write_features(path, split, videos, labels, uids=None):
-    "Write per-frame features of `videos` ((T_i, D) arrays) as `extract_features` lays them out."
-    uids = [f'{i:05d}' for i in range(len(videos))] if uids is None else list(uids)
-    with h5py.File(path, 'a') as f:
-        f.attrs['feature_dim'], f.attrs['backbone'] = videos[0].shape[1], 'synthetic'
-        g = f.create_group(split)
-        feats = g.create_group('features')
-        for uid, x, y in zip(uids, videos, labels):
-            ds = feats.create_dataset(uid, data=np.asarray(x, np.float32))
-            ds.attrs['label'], ds.attrs['complete'] = int(y), True
-        g.create_dataset('uids', data=np.array(uids, dtype=object), dtype=h5py.string_dtype())
-        g['labels'] = np.asarray(labels, np.int64)
-        g['n_frames'] = np.array([len(x) for x in videos], np.int64)
-        g.attrs['n_videos'], g.attrs['complete'] = len(videos), True
-    return Path(path)
 
 
 def make_inputs(root, n_videos=40, lengths=(2, 12), kind='mtrn', D=16, H=16, C=5, n_max=4, nan_videos=(3,), seed=0):
@@ -67,5 +50,6 @@ def compute_esvs_command(*args):
     import sys
     script = Path(sys.executable).parent/'compute-esvs'
     head = ([str(script)] if script.exists() else
-            [sys.executable, '-c', 'import sys; from play_fair.batch import compute_esvs_cli; sys.exit(compute_esvs_cli())'])
+            [sys.executable, '-c', 'import sys; from play_fair.batch import compute_esvs_cli; from play_fair.cli import run_command; '
+                                   'sys.exit(run_command(compute_esvs_cli, sys.argv[1:]))'])
     return head + [str(a) for a in args]
