@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SUPPORT', 'DISTRACT', 'EVIDENCE', 'ENV_VARS', 'make_demo', 'load_evidence', 'VideoFrames', 'tint', 'esv_strip',
-           'esv_figure', 'predictions_figure', 'ESVExplorer', 'open_explorer', 'page_notebook', 'voila_command',
-           'serve', 'main']
+           'esv_figure', 'predictions_figure', 'named_classes', 'ESVExplorer', 'open_explorer', 'page_notebook',
+           'voila_command', 'serve', 'main']
 
 # %% ../nbs/07_dashboard.ipynb #72bec4bd
 import argparse, base64, html, io, json, os, shutil, signal, subprocess, sys, tempfile
@@ -206,6 +206,17 @@ def _check(vr:VideoResult, cls:int) -> tuple:
     total = float(np.sum(vr.esvs[:, cls]))
     return float(vr.scores[cls]), float(vr.priors[cls]), total, abs(total - (vr.scores[cls] - vr.priors[cls])) <= 1e-4
 
+# %% ../nbs/07_dashboard.ipynb #3426e0e5
+def named_classes(results:CollatedResults, # the results whose classes are named
+                  classes, # a classes CSV (name,id) of the dataset
+                 ) -> list: # the C class names
+    "Class names from a classes CSV, checked against the number of classes of `results`."
+    names = read_classes(classes)
+    if len(names) != len(results.class_names):
+        raise ValueError(f"{classes} names {len(names)} classes but {results.path.name} has {len(results.class_names)}; "
+                         "pass the classes of the dataset the results are of.")
+    return names
+
 # %% ../nbs/07_dashboard.ipynb #e945eba2
 class ESVExplorer:
     "Browse ESV results with their videos: choose a class, an example and a number of frames; see every frame's ESV."
@@ -216,9 +227,12 @@ class ESVExplorer:
                  uid:str|None=None, # the video to open with (default: the first of the first class)
                  n_frames:int|None=None, # the number of frames to open with (default: the largest)
                  export_dir=None, # where `export` and the Export button write (default: ./esv-exports)
+                 classes=None, # a classes CSV (name,id) naming the classes, as the original's explorer took (default: the results' names)
                 ):
         self.results = CollatedResults(results_path)
         self.compare = CollatedResults(compare_path) if compare_path else None
+        if classes:
+            for res in filter(None, (self.results, self.compare)): res.class_names = named_classes(res, classes)
         self.frames, self.evidence = VideoFrames(videos_dir), load_evidence(data_root)
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()/'esv-exports'
         names, ns = self.results.class_names, self.results.n_frames
@@ -490,24 +504,25 @@ def _export_clicked(self:ESVExplorer):
 
 # %% ../nbs/07_dashboard.ipynb #4f810e7f
 ENV_VARS = dict(results_path='PLAY_FAIR_RESULTS', videos_dir='PLAY_FAIR_VIDEOS', compare_path='PLAY_FAIR_COMPARE',
-                data_root='PLAY_FAIR_DATA_ROOT')
+                data_root='PLAY_FAIR_DATA_ROOT', classes='PLAY_FAIR_CLASSES')
 
 # %% ../nbs/07_dashboard.ipynb #11217a8a
 def open_explorer(results_path=None, # collated results; None: $PLAY_FAIR_RESULTS, else the demo
                   videos_dir=None, # folder of <uid>.webm; None: $PLAY_FAIR_VIDEOS
                   *, compare_path=None, # second results file; None: $PLAY_FAIR_COMPARE
                   data_root=None, # dataset folder with validation.json; None: $PLAY_FAIR_DATA_ROOT
+                  classes=None, # classes CSV naming the classes; None: $PLAY_FAIR_CLASSES, else the results' names
                   **kwargs, # passed to `ESVExplorer` (export_dir, uid, n_frames)
                  ) -> ESVExplorer:
     "An `ESVExplorer` on the given paths, else on the PLAY_FAIR_* environment variables, else on a small demo."
-    given = dict(results_path=results_path, videos_dir=videos_dir, compare_path=compare_path, data_root=data_root)
+    given = dict(results_path=results_path, videos_dir=videos_dir, compare_path=compare_path, data_root=data_root, classes=classes)
     paths = {k: v if v else os.environ.get(ENV_VARS[k]) or None for k, v in given.items()}
     if not paths['results_path']: paths = make_demo(Path(tempfile.gettempdir())/'play_fair-explorer-demo')
     query = parse_qs(os.environ.get('QUERY_STRING', ''))  # Voila passes the page's query string
     if 'uid' in query: kwargs.setdefault('uid', query['uid'][0])
     if query.get('n', [''])[0].lstrip('-').isdigit(): kwargs.setdefault('n_frames', int(query['n'][0]))
     return ESVExplorer(paths['results_path'], paths['videos_dir'], compare_path=paths['compare_path'],
-                       data_root=paths['data_root'], **kwargs)
+                       data_root=paths['data_root'], classes=paths.get('classes'), **kwargs)
 
 # %% ../nbs/07_dashboard.ipynb #af6dde63
 def page_notebook(path # where to write the page's notebook (.ipynb)
@@ -530,13 +545,14 @@ def voila_command(page, # the page notebook
             '--no-browser' if not open_browser else '--Voila.open_browser=True', '--theme=light']
 
 # %% ../nbs/07_dashboard.ipynb #33dd6a1f
-def serve(results_path=None, videos_dir=None, *, compare_path=None, data_root=None, # as for `open_explorer`
+def serve(results_path=None, videos_dir=None, *, compare_path=None, data_root=None, classes=None, # as for `open_explorer`
           port:int=8866, ip:str='127.0.0.1', open_browser:bool=False, # as for `voila_command`
           wait:bool=True, # block until Voila stops (Ctrl-C); False returns the running process
          ) -> subprocess.Popen|int:
     "Serve the explorer on `results_path` and `videos_dir` as a web page with Voila."
     env = dict(os.environ)
-    for key, value in dict(results_path=results_path, videos_dir=videos_dir, compare_path=compare_path, data_root=data_root).items():
+    for key, value in dict(results_path=results_path, videos_dir=videos_dir, compare_path=compare_path, data_root=data_root,
+                           classes=classes).items():
         if value:
             if not Path(value).exists(): raise FileNotFoundError(f"{key.replace('_', ' ')} {value} does not exist.")
             env[ENV_VARS[key]] = str(Path(value).resolve())
@@ -559,6 +575,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog='play-fair-explore', description="Serve the ESV explorer for a collated results file and its videos (Voila, localhost).")
     p.add_argument('results', nargs='?', help='collated ESV results file (.h5); omitted: a small demo')
     p.add_argument('videos', nargs='?', help='folder of <uid>.webm videos')
+    p.add_argument('classes', nargs='?', help="classes CSV (name,id) naming the classes, as the original's explorer took "
+                   "(default: the names stored in RESULTS)")
     p.add_argument('--compare', help='a second collated results file, shown side by side')
     p.add_argument('--data-root', help="dataset folder whose validation.json lists evidence frames")
     p.add_argument('--port', type=int, default=8866, help='port (default 8866)')
@@ -566,6 +584,7 @@ def main(argv=None):
     p.add_argument('--open', action='store_true', help='open a browser tab')
     a = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so that `serve` cleans up
-    try: code = serve(a.results, a.videos, compare_path=a.compare, data_root=a.data_root, port=a.port, ip=a.ip, open_browser=a.open)
+    try: code = serve(a.results, a.videos, compare_path=a.compare, data_root=a.data_root, classes=a.classes, port=a.port, ip=a.ip,
+                      open_browser=a.open)
     except FileNotFoundError as e: sys.exit(f"error: {e}")
     sys.exit(code)

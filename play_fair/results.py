@@ -5,9 +5,11 @@
 # %% auto #0
 __all__ = ['RUN_DATASETS', 'RUN_ATTRS', 'h5_strings', 'plain_value', 'strings_array', 'create_run', 'write_run', 'write_collated',
            'read_esvs', 'summarise_results', 'run_attributes', 'collate_esvs', 'collate_esvs_cli', 'VideoResult',
-           'CollatedResults']
+           'CollatedResults', 'ArraysOnlyUnpickler', 'read_original_esvs', 'original_runs', 'import_original_esvs',
+           'import_original_esvs_cli']
 
 # %% ../nbs/06c_results.ipynb #656d2252
+import pickle
 from collections import Counter
 from contextlib import ExitStack
 from typing import Annotated
@@ -290,3 +292,76 @@ def video(self:CollatedResults, n:int, uid:str) -> VideoResult:
                        np.asarray(g['scores'][row], np.float64), np.asarray(g['esvs'][row], np.float64)[:T],
                        np.asarray(g['priors'][()], np.float64),
                        np.asarray(g['stderr'][row], np.float64)[:T] if 'stderr' in g else None)
+
+# %% ../nbs/06c_results.ipynb #a15cdd6e
+class ArraysOnlyUnpickler(pickle.Unpickler):
+    "An unpickler that builds NumPy arrays and builtin containers, and refuses every other class or function."
+    allowed = {(m, n) for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')} | {
+               ('numpy', 'ndarray'), ('numpy', 'dtype'), ('collections', 'OrderedDict')}
+    def find_class(self, module, name):
+        if (module, name) in self.allowed: return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it names {module}.{name}")
+
+# %% ../nbs/06c_results.ipynb #4ea43112
+def read_original_esvs(path:Path # a .pkl written by the original's compute_esvs.py or collate_esvs.py
+                      ) -> dict:
+    "The original's pickled ESV results, unpickled with only NumPy arrays and builtin containers allowed."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"The results file {path} does not exist.")
+    try:
+        with open(path, 'rb') as f: d = ArraysOnlyUnpickler(f).load()
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path} holds more than NumPy arrays and builtin containers ({e}); unpickling it could "
+                         "run code, so play_fair refuses it.") from None
+    except (EOFError, ValueError, TypeError) as e: raise ValueError(f"{path} is not a pickle of ESV results ({e}).") from None
+    need = {'uids', 'labels', 'sequence_idxs', 'sequence_lengths', 'scores', 'shapley_values', 'priors'}
+    if not isinstance(d, dict) or need - set(d):
+        raise ValueError(f"{path} is not ESV results of the original code: it lacks {sorted(need - set(d) if isinstance(d, dict) else need)}.")
+    return d
+
+# %% ../nbs/06c_results.ipynb #d70c719e
+def original_runs(d:dict # from `read_original_esvs`
+                 ) -> dict: # {n_frames: run}, each as `write_run` takes it
+    "The runs of the original's results, one per number of frames, in play_fair's names."
+    videos = dict(uids=[str(u) for u in np.asarray(d['uids']).tolist()], labels=np.asarray(d['labels'], np.int64),
+                  video_lengths=np.asarray(d['sequence_lengths'], np.int64), priors=np.asarray(d['priors'], np.float64))
+    values = d['shapley_values']
+    per_n = isinstance(values, (list, tuple)) or np.ndim(values) == 4 or getattr(values, 'dtype', None) == object
+    groups = zip(d['sequence_idxs'], d['scores'], values) if per_n else [(d['sequence_idxs'], d['scores'], values)]
+    runs = {}
+    for idx, scores, esvs in groups:
+        idx, esvs = np.asarray(idx, np.int64), np.asarray(esvs, np.float64)
+        runs[esvs.shape[1]] = dict(videos, frame_idx=idx, scores=np.asarray(scores, np.float64), esvs=esvs,
+                                   attrs=dict(method='original', n_frames=esvs.shape[1]))
+    return runs
+
+# %% ../nbs/06c_results.ipynb #99962d93
+def import_original_esvs(path:Path, # a .pkl of the original's compute_esvs.py or collate_esvs.py
+                         out:Path, # the collated HDF5 file to write
+                         class_names:list=None, # the C class names (default: "class 0", "class 1", ...)
+                         dataset:str=None, # dataset name (default: the file's, else empty)
+                         model:str=None, # model name (default: the file's, else empty)
+                        ) -> Path:
+    "Convert the original code's pickled ESV results into a collated results file the explorer opens."
+    d = read_original_esvs(path)
+    runs, attrs = original_runs(d), d.get('attrs') or {}
+    C = len(np.asarray(d['priors']))
+    names = list(class_names) if class_names is not None else [f'class {c}' for c in range(C)]
+    if len(names) != C: raise ValueError(f"{path} has {C} classes but {len(names)} class names were given; pass the dataset's classes.")
+    return write_collated(out, runs, names, dataset if dataset is not None else str(attrs.get('dataset', '')),
+                          model if model is not None else str(attrs.get('model', '')))
+
+# %% ../nbs/06c_results.ipynb #ded6211b
+@call_parse
+def import_original_esvs_cli(results:str, # a .pkl written by the original's compute_esvs.py or collate_esvs.py
+                             out:str, # the collated HDF5 file to write, for play-fair-explore
+                             classes:str=None, # classes CSV (name,id) naming the classes (default: class 0, class 1, ...)
+                             dataset:str=None, # dataset name shown by the explorer (default: the file's)
+                             model:str=None, # model name shown by the explorer (default: the file's)
+                            ) -> int: # exit status
+    "Convert ESV results pickled by the original Play Fair code into play_fair's results format (arrays only are unpickled)."
+    def work():
+        from play_fair.data import read_classes
+        written = import_original_esvs(results, out, read_classes(classes) if classes else None, dataset, model)
+        print(f"wrote {written}")
+    return run_cli(work, import_original_esvs_cli, resumes=False)
