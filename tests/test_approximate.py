@@ -4,7 +4,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-from play_fair.approximate import METHODS, MultiscaleGame, approximate_esvs, kernel_plan, subset_moments
+from play_fair.approximate import ESTIMATORS, METHODS, approximate_esvs
+from play_fair.sampling import MultiscaleGame, kernel_plan
+from play_fair.surrogates import subset_moments
 from play_fair.esv import exact_esvs
 from play_fair.models import TRN, FeatureTSN, MultiscaleTRN
 from play_fair.multiscale import multiscale_esvs
@@ -109,7 +111,7 @@ def test_long_videos():
 
 
 def test_general_heads_fall_back_to_kernelshap():
-    "Multiscale heads that are not TRNs still work: the default falls back to KernelSHAP on the estimated game."
+    "Multiscale heads that are not TRNs still work: below the exact ESVs' cost the default runs KernelSHAP on the estimated game."
     class Pool(nn.Module):
         def __init__(self, k): super().__init__(); self.n_frames, self.lin = k, nn.Linear(8, 5)
         def forward(self, x): return self.lin(x).mean(1) * x.shape[1]
@@ -117,8 +119,13 @@ def test_general_heads_fall_back_to_kernelshap():
     x = torch.randn(7, 8, dtype=torch.float64)
     priors = torch.full((5,), .2, dtype=torch.float64)
     exact = multiscale_esvs(heads, x, priors).values
-    r = approximate_esvs(heads, x, priors, budget=2000)
-    assert rel(r.values, exact) < 1e-2
+    r = approximate_esvs(heads, x, priors, budget=62, seed=1)     # the exact ESVs cost 7 + 21 + 35 head evaluations
+    assert r.estimator == ('multiscale', 'kernelshap'), r.estimator
+    assert torch.equal(r.values, approximate_esvs(heads, x, priors, budget=62, seed=1, method='kernelshap').values)
+    assert torch.allclose(r.values.sum(0), r.scores - priors, atol=1e-10)
+    assert rel(r.values, exact) < .5, rel(r.values, exact)          # the zero estimate scores 1
+    r = approximate_esvs(heads, x, priors, budget=63)
+    assert r.estimator == ('multiscale', 'exact') and rel(r.values, exact) < 1e-20, (r.estimator, rel(r.values, exact))
 
 
 def test_constructive_options():
@@ -151,3 +158,70 @@ def test_cuda_matches_cpu():
         a = approximate_esvs(model, x, priors, budget=300, device='cpu')
         b = approximate_esvs(model, x, priors, budget=300, device='cuda')
         assert torch.allclose(a.values, b.values.cpu(), atol=1e-6)
+
+
+@pytest.mark.parametrize('kind', ['model', 'multiscale'])
+def test_each_estimator_keeps_to_its_minimum_budget(kind):
+    "Every sampled estimator runs from its minimum budget up and never spends more than its budget; one less is refused."
+    tsn, heads = models()
+    model = tsn if kind == 'model' else heads
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    for T in (4, 7):
+        x = torch.randn(T, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(T))
+        for method in METHODS:
+            for budget in range(1, 70, 3):
+                if (kind, method) == ('multiscale', 'surrogate') and budget < 2 * T: continue   # it also checks its pool
+                r = None
+                try: r = approximate_esvs(model, x, priors, budget=budget, method=method, seed=budget)
+                except ValueError as e: assert 'needs a budget of at least' in str(e), e
+                if r is None: continue
+                assert r.n_evaluations <= budget, (T, method, budget, r.n_evaluations, r.estimator)
+                assert r.estimator[0] == kind and r.estimator in ESTIMATORS, r.estimator
+
+
+def test_one_frame_and_exact_estimators():
+    "A one-frame video needs no estimator, and a default budget that pays for the exact ESVs gets them, exactly."
+    tsn, heads = models()
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    x = torch.randn(5, 8, dtype=torch.float64)
+    one = approximate_esvs(tsn, x[:1], priors, budget=1, method='permutation')
+    assert one.estimator == ('model', 'one frame') and one.n_evaluations == 1
+    assert torch.allclose(one.values[0], tsn(x[:1][None])[0].softmax(-1) - priors, atol=1e-12)
+    exact = approximate_esvs(heads, x, priors, budget=5 + 10 + 10)
+    assert exact.estimator == ('multiscale', 'exact') and not exact.stderr.any()
+    assert torch.allclose(exact.values, multiscale_esvs(heads, x, priors).values, atol=1e-12)
+
+
+# Known faults, kept as they were by the refactor that split this module; each test fails (strict) once it is fixed.
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason='the multiscale KernelSHAP, permutation and constructive '
+                   'games are built from the heads as given, not from the copies moved to the dtype of the features')
+def test_general_heads_in_another_dtype():
+    class Pool(nn.Module):
+        def __init__(self, k): super().__init__(); self.n_frames, self.lin = k, nn.Linear(8, 5)
+        def forward(self, x): return self.lin(x).mean(1) * x.shape[1]
+    approximate_esvs([Pool(k) for k in (1, 2, 3)], torch.randn(6, 8, dtype=torch.float64),
+                     torch.full((5,), .2, dtype=torch.float64), budget=40)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason='3 frames, budget 7: the pooled scales and the estimate of '
+                   'all frames leave nothing for KernelSHAP to sample, and the empty regression fails')
+def test_multiscale_kernelshap_at_its_minimum_on_three_frames():
+    _, heads = models()
+    x = torch.randn(3, 8, dtype=torch.float64)
+    approximate_esvs(heads, x, torch.full((5,), .2, dtype=torch.float64), budget=7, method='kernelshap')
+
+
+@pytest.mark.xfail(strict=True, reason='2 frames, budget 2: estimating the value of all frames costs 3 head evaluations')
+def test_multiscale_permutation_within_a_budget_of_two():
+    _, heads = models()
+    x = torch.randn(2, 8, dtype=torch.float64)
+    r = approximate_esvs(heads, x, torch.full((5,), .2, dtype=torch.float64), budget=2, method='permutation')
+    assert r.n_evaluations <= 2, r.n_evaluations
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason='anytime mode: with fewer permutation pairs than its ten '
+                   'rounds, the first round has no estimate to average')
+def test_anytime_permutations_with_few_pairs():
+    _, heads = models()
+    x = torch.randn(12, 8, dtype=torch.float64)
+    approximate_esvs(heads, x, torch.full((5,), .2, dtype=torch.float64), budget=300, method='permutation', tol=.05)
