@@ -51,7 +51,7 @@ class ModelSpec:
 
 _SPEC_KEYS = ('model', 'features', 'split', 'name', 'dataset')
 
-def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder (then pass `features`)
+def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder or file (then pass `features`)
                     features:Path=None, # features HDF5, overriding the spec's
                     split:str=None, # split, overriding the spec's
                     name:str=None, # model name, overriding the spec's
@@ -59,7 +59,11 @@ def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder (then 
                    ) -> ModelSpec:
     "Read a model spec; relative paths in a spec file are resolved against the spec file's folder."
     spec = Path(spec)
-    if spec.is_dir(): d, base = {'model': str(spec)}, Path.cwd()
+    if spec.is_dir() or (spec.is_file() and spec.suffix in ('.pth', '.pt')): d, base = {'model': str(spec)}, Path.cwd()
+    elif spec.suffix in ('.jsonnet', '.libsonnet'):
+        raise BatchError(f"{spec} is a jsonnet config of the original code, which compute-esvs does not read; pass the "
+                         "checkpoint itself, a play_fair checkpoint folder or the original's file (e.g. "
+                         "checkpoints/features/mtrn_8_frames.pth), with --features FEATURES_H5, or a model spec JSON.")
     elif spec.is_file():
         try: d = json.loads(spec.read_text())
         except json.JSONDecodeError as e:
@@ -517,6 +521,7 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
                 ) -> dict: # summary: status, done, skipped (reason → count), seconds, videos/s, time split
     "Compute the ESVs of every video of a split into `out`, resuming the run if it was interrupted."
     wall, timer = time.perf_counter(), Counter(compute=0., reading=0., writing=0.)
+    if Path(out).suffix == '.pkl': raise BatchError(f"{out} ends in .pkl, but compute-esvs writes HDF5 and never pickles; name it .h5.")
     if workers and scheduler: raise BatchError("Pass either workers (a local cluster) or scheduler (an existing one), not both.")
     run = plan_run(model_spec, priors_csv, n_frames, **kwargs)
     store, client, cluster = ResultsStore(out, run.arguments, run.inputs), None, None

@@ -166,6 +166,7 @@ def collate_esvs(paths:list, # results files of runs with different `n_frames` (
     "Gather the results of several `n_frames` runs into one file, one group per `n_frames`, for the explorer."
     out, runs, names = Path(out), {}, None
     if not paths: raise ValueError("Pass at least one results file to collate.")
+    if out.suffix == '.pkl': raise ValueError(f"{out} ends in .pkl, but collate-esvs writes HDF5 and never pickles; name it .h5.")
     for p in map(Path, paths):
         if not p.is_file(): raise FileNotFoundError(f"The results file {p} does not exist.")
         if p.resolve() == out.resolve(): raise ValueError(f"The output {out} is also one of the inputs; write to another path.")
