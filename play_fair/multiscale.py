@@ -20,8 +20,8 @@ from .models import TRN, MultiscaleTRN, check_heads
 
 # %% ../nbs/05_multiscale_esv.ipynb #97376a8c
 def is_factorisable(head) -> bool:
-    "Whether a head takes the factorised-first-layer path: a TRN whose batch-norm (if any) has running statistics."
-    return isinstance(head, TRN) and (head.norm is None or head.norm.running_mean is not None)
+    "Whether a head takes the factorised path: a TRN without input ReLU whose batch-norm (if any) has running statistics."
+    return isinstance(head, TRN) and not head.input_relu and (head.norm is None or head.norm.running_mean is not None)
 
 # %% ../nbs/05_multiscale_esv.ipynb #df99f3af
 def trn_layers(head:TRN # a TRN head for k frames, D features, H hidden units, C classes
@@ -175,6 +175,10 @@ def multiscale_heads(model_or_heads, # a `MultiscaleTRN`, a list of heads TRN_1.
     "The heads TRN_1..TRN_m of a multiscale model given as a `MultiscaleTRN` or a list of heads; None for any other model."
     if isinstance(model_or_heads, MultiscaleTRN): return list(model_or_heads.heads)
     if isinstance(model_or_heads, (list, tuple, torch.nn.ModuleList)): return check_heads(model_or_heads)
+    if isinstance(model_or_heads, TRN) and model_or_heads.n_frames > 1:
+        raise ValueError(f"A single TRN head takes exactly {model_or_heads.n_frames} frames, so subsets of other sizes have no "
+                         "value; explain the multiscale TRN of heads TRN_1..TRN_m instead (a MultiscaleTRN or its heads, or "
+                         "the original's mtrn_{n}_frames.pth or folder of trn_{k}_frames.pth files).")
     return None
 
 # %% ../nbs/05_multiscale_esv.ipynb #aea5bba2
