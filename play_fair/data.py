@@ -4,13 +4,12 @@
 
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip', 'pool_map',
-           'generate_something_synthetic', 'generate_something_synthetic_cli', 'template_key', 'read_labels',
-           'read_label_map', 'read_classes', 'require_gulpio2', 'SSv2Adapter', 'gulp_ssv2', 'gulp_ssv2_cli',
-           'VideoTooShortError', 'sample_frame_indices', 'GulpVideoDataset', 'dump_gulp_to_webm',
-           'dump_gulp_to_webm_cli', 'prepare_dataset']
+           'generate_something_synthetic', 'generate_something_synthetic_cli', 'require_gulpio2', 'SSv2Adapter',
+           'gulp_ssv2', 'gulp_ssv2_cli', 'VideoTooShortError', 'sample_frame_indices', 'GulpVideoDataset',
+           'dump_gulp_to_webm', 'dump_gulp_to_webm_cli', 'prepare_dataset']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
-import csv, json, os, re, shutil, tempfile, warnings
+import csv, json, os, shutil, tempfile, warnings
 import multiprocessing as mp
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from fastcore.script import call_parse
 
 from .cli import run_cli
 from .files import atomic_path, atomic_write
+from .labels import find_beside, label_gulp_metas, read_classes, read_labels, template_index, template_key
 from .progress import progress_bar
 
 # %% ../nbs/00_data.ipynb #3743e84b
@@ -266,42 +266,6 @@ def generate_something_synthetic_cli(out_dir:str, # folder to write the dataset 
         print(f"wrote {n_train} training and {n_val} validation videos to {root}")
     return run_cli(work, generate_something_synthetic_cli, resumes=False)
 
-# %% ../nbs/00_data.ipynb #193cf55d
-def template_key(template:str): # a template, with or without brackets
-    "The form in which templates are matched: brackets dropped, case and spacing ignored."
-    return ' '.join(re.sub(r'[\[\]]', '', template).split()).lower()
-
-def _load_json(path, what):
-    "Load a JSON file, with one clear sentence when it is missing or broken."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{what} {path} does not exist; check the path.")
-    try: return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{what} {path} is not valid JSON ({e}); re-download or regenerate it.") from None
-
-# %% ../nbs/00_data.ipynb #89188f60
-def read_labels(json_path): # an SSv2-format split file such as `train.json`
-    "The entries of an SSv2-format split file: a list of dicts with at least an `id`."
-    entries = _load_json(json_path, 'labels file')
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and 'id' in e for e in entries):
-        raise ValueError(f"labels file {json_path} must hold a list of entries each with an 'id', like SSv2's train.json, "
-                         "not a class list like labels.json.")
-    return entries
-
-def read_label_map(json_path): # an SSv2-format `labels.json`: template -> class index
-    "The class index of every template in an SSv2-format `labels.json`."
-    labels = _load_json(json_path, 'label map')
-    try: return {k: int(v) for k, v in labels.items()}
-    except (AttributeError, TypeError, ValueError):
-        raise ValueError(f"label map {json_path} must map every template to a class index, like SSv2's labels.json.") from None
-
-def read_classes(csv_path): # a `classes.csv` with header `name,id`
-    "Class names in class-index order from a `name,id` CSV."
-    with open(csv_path, newline='') as f: rows = list(csv.DictReader(f))
-    if not rows or not {'name', 'id'} <= set(rows[0]):
-        raise ValueError(f"{csv_path} must be a CSV with a header 'name,id' and one row per class.")
-    return [r['name'] for r in sorted(rows, key=lambda r: int(r['id']))]
-
 # %% ../nbs/00_data.ipynb #1f6ebbd6
 try:
     from gulpio2 import GulpDirectory, ChunkWriter
@@ -365,11 +329,9 @@ def _video_files(videos_dir):
 def _label_lookup(entries, labels_path, labels_map):
     "Map template keys to class indices; None when no entry has a template."
     if not any('template' in e for e in entries): return None
-    if labels_map is None:
-        labels_map = Path(labels_path).with_name('labels.json')
-        if not labels_map.is_file(): raise FileNotFoundError(f"there is no labels.json beside {labels_path}; pass labels_map, the dataset's labels.json (template -> class index).")
-    names = labels_map if isinstance(labels_map, dict) else read_label_map(labels_map)
-    lookup = {template_key(k): int(v) for k, v in names.items()}
+    if labels_map is None and (labels_map := find_beside([Path(labels_path).parent])) is None:
+        raise FileNotFoundError(f"there is no labels.json beside {labels_path} (nor something-something-v2-labels.json); pass labels_map, the dataset's labels.json (template -> class index).")
+    lookup = template_index(labels_map)
     unknown = [e for e in entries if 'template' in e and template_key(e['template']) not in lookup]
     if unknown:
         raise ValueError(f"template {unknown[0]['template']!r} of video {unknown[0]['id']} ({len(unknown)} entries in all) is not in "
@@ -399,7 +361,7 @@ def _move_into_place(tmp, out_dir):
 def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list of {"id", "template", ...}
               videos_dir,                  # folder of `<id>.webm` videos (other FFmpeg formats work too)
               out_dir,                     # the gulp directory to create
-              *, labels_map=None,          # `labels.json` path or dict template -> index; None: `labels.json` beside `labels_path`
+              *, labels_map=None,          # `labels.json` path or dict template -> index; None: `labels.json` or `something-something-v2-labels.json` beside `labels_path`
               fps:float=8,                 # resample every video to this frame rate
               short_side:int|None=None,    # resize so the shorter side has this many pixels; None: keep the size
               n_workers:int=2,             # processes decoding and writing chunks
@@ -445,7 +407,7 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
 def gulp_ssv2_cli(labels_json:str, # split file, e.g. something-something-v2-validation.json
                   videos_dir:str, # folder of <id>.webm videos
                   out_dir:str, # gulp directory to create
-                  labels_map:str=None, # labels.json (template → index; default: beside LABELS_JSON)
+                  labels_map:str=None, # labels.json (template → index; default: labels.json or something-something-v2-labels.json beside LABELS_JSON)
                   fps:float=8, # resample videos to this frame rate
                   short_side:int=None, # resize so the shorter side has this many pixels
                   workers:int=2, # processes decoding videos
@@ -486,7 +448,8 @@ class GulpVideoDataset(Dataset):
                  mode:str='test',               # 'test', 'train' or 'all' (see `sample_frame_indices`)
                  *, seed:int=0,                 # seed of 'train' sampling
                  transform=None,                # applied to the frames array, e.g. to make a tensor
-                 skip_short:bool=False):        # drop videos shorter than `n_frames`, with a warning
+                 skip_short:bool=False,         # drop videos shorter than `n_frames`, with a warning
+                 labels_map=None):              # label map (path or dict template → index) for videos gulped without a class index; None: found in or beside `gulp_dir`
         require_gulpio2()
         gulp_dir = Path(gulp_dir)
         if not gulp_dir.is_dir(): raise FileNotFoundError(f"gulp directory {gulp_dir} does not exist; make one with gulp_ssv2.")
@@ -495,10 +458,8 @@ class GulpVideoDataset(Dataset):
         self.gulp = GulpDirectory(str(gulp_dir))
         metas = self.gulp.merged_meta_dict
         if not metas: raise ValueError(f"{gulp_dir} holds no gulped videos; gulp some with gulp_ssv2.")
-        self._meta = {uid: dict(m['meta_data'][0]) for uid, m in metas.items()}
+        self._meta = label_gulp_metas({uid: dict(m['meta_data'][0]) for uid, m in metas.items()}, gulp_dir, labels_map)
         self._length = {uid: len(m['frame_info']) for uid, m in metas.items()}
-        bad = [u for u, m in self._meta.items() if not isinstance(m.get('label', -1), int)]
-        if bad: raise ValueError(f"video {bad[0]} in {gulp_dir} has label {self._meta[bad[0]]['label']!r}, not a class index; gulp it again with gulp_ssv2.")
         self.uids = list(metas)
         if skip_short and self.too_short:
             warnings.warn(f"skipping {len(self.too_short)} of {len(self.uids)} videos shorter than {n_frames} frames in {gulp_dir}")
@@ -551,7 +512,7 @@ def dump_gulp_to_webm(gulp_dir,             # a gulpio2 directory
                       uids=None,            # only these videos; None: all
                       progress:bool=True):  # show a progress bar
     "Write gulped videos as VP9 webm to `<out_dir>/<uid>.webm`, skipping existing files; returns counts."
-    ds, out_dir = GulpVideoDataset(gulp_dir, mode='all'), Path(out_dir)
+    ds, out_dir = GulpVideoDataset(gulp_dir, mode='all', labels_map=False), Path(out_dir)
     uids = ds.uids if uids is None else [str(u) for u in uids]
     if missing := [u for u in uids if u not in ds._index]: raise ValueError(f"no video with uid {missing[0]!r} in {gulp_dir}; pick uids from its .uids.")
     try: out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,8 @@ from plotly.subplots import make_subplots
 from torch import nn
 from .progress import progress_bar
 
-from .data import GulpVideoDataset, read_labels
+from .data import GulpVideoDataset
+from .labels import read_labels
 from .esv import characteristic_fn, evaluating
 from .features import FeatureDataset
 from .models import IMAGENET_NORM, frames_to_tensor

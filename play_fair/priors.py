@@ -15,13 +15,13 @@ from fastcore.script import call_parse
 from torch import nn
 
 from .cli import run_cli
-from .data import read_classes, read_labels, template_key
+from .labels import CLASS_LISTS, find_beside, read_classes, read_labels, template_key
 from .files import atomic_path
 from .training import predict
 
 # %% ../nbs/03_priors.ipynb #f97fc503
 def compute_class_priors(train_json, # SSv2-format training split: entries with a "template"
-                         classes_csv, # every class, as a `name,id` CSV
+                         classes_csv, # every class: a `name,id` CSV, or a label map such as SSv2's `something-something-v2-labels.json`
                         ) -> torch.Tensor: # priors (C,), float32, summing to 1, in class-id order
     "The empirical class frequencies of a training split, over every class of `classes_csv`."
     names, entries = read_classes(classes_csv), read_labels(train_json)
@@ -76,12 +76,13 @@ def load_priors(path, # a `class,prior` CSV written by `save_priors`
 @call_parse
 def compute_class_priors_cli(train_json:str, # training split, e.g. something-something-v2-train.json
                              out_csv:str, # priors CSV to write (class,prior)
-                             classes:str=None, # classes CSV name,id (default: classes.csv beside TRAIN_JSON)
+                             classes:str=None, # the classes: a name,id CSV or a label map (default: classes.csv, labels.json or something-something-v2-labels.json beside TRAIN_JSON)
                             ):
     "Write the class priors (class frequencies of the training split) that ESVs use as the value of no frames."
     def work():
-        names = Path(classes) if classes else Path(train_json).parent/'classes.csv'
-        if not names.is_file(): raise FileNotFoundError(f"There is no classes file {names}; pass the name,id CSV as classes=CSV.")
+        names = Path(classes) if classes else find_beside([Path(train_json).parent], CLASS_LISTS)
+        if names is None: raise FileNotFoundError(f"There is no classes file beside {train_json} ({', '.join(CLASS_LISTS)}); pass the name,id CSV or the label map as classes=FILE.")
+        if not names.is_file(): raise FileNotFoundError(f"There is no classes file {names}; pass the name,id CSV or the label map as classes=FILE.")
         out = save_priors(compute_class_priors(train_json, names), read_classes(names), out_csv)
         print(f"wrote the priors of {len(read_classes(names))} classes to {out}")
     return run_cli(work, compute_class_priors_cli, resumes=False)

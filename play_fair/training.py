@@ -24,7 +24,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .cli import run_cli
-from .data import GulpVideoDataset, pool_map, read_classes, template_key
+from .data import GulpVideoDataset, pool_map
+from .labels import read_classes, template_key
 from .features import FeatureDataset
 from .models import (PRECISIONS, TRN, Backbone, FeatureTSN, MultiscaleTRN, autocast, frames_to_tensor, get_device,
                               make_backbone, save_backbone, save_model)
