@@ -23,7 +23,8 @@ from fastcore.basics import patch
 from plotly.subplots import make_subplots
 from PIL import Image, ImageDraw, ImageFont
 
-from .data import CLASSES, generate_something_synthetic, read_classes, read_video
+from .data import CLASSES, generate_something_synthetic, read_video
+from .labels import read_classes
 from .results import CollatedResults, VideoResult, write_collated
 
 # %% ../nbs/07_dashboard.ipynb #27052ddf

@@ -362,7 +362,7 @@ def import_original_esvs_cli(results:str, # a .pkl written by the original's com
                             ) -> int: # exit status
     "Convert ESV results pickled by the original Play Fair code into play_fair's results format (arrays only are unpickled)."
     def work():
-        from play_fair.data import read_classes
+        from play_fair.labels import read_classes
         written = import_original_esvs(results, out, read_classes(classes) if classes else None, dataset, model)
         print(f"wrote {written}")
     return run_cli(work, import_original_esvs_cli, resumes=False)
