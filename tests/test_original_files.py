@@ -344,3 +344,27 @@ def test_options_a_file_records_itself_are_refused(tmp_path):
     save_model(FeatureTSN(D, C), tmp_path/'folder')
     with pytest.raises(ValueError, match="is a play_fair checkpoint folder, whose config.json says what the model is"):
         load_model(tmp_path/'folder', input_relu=False)
+
+
+def test_compute_esvs_on_the_originals_files(tmp_path):
+    "compute-esvs as a user of the original runs it, on its mtrn_{n}_frames.pth and its feature file, unconverted: the ESVs are the original model's."
+    import h5py
+    from test_original_data import original_split, write_original_features
+    from play_fair.batch import compute_esvs_cli
+    from play_fair.cli import run_command
+    from play_fair.priors import save_priors
+    from play_fair.results import read_esvs
+    heads, sd = mtrn_file(3, batch_norm=True, input_relu=False)
+    torch.save(sd, tmp_path/'mtrn_3_frames.pth')
+    videos, uids, labels = original_split(2, 4)
+    with h5py.File(tmp_path/'trn.hdf', 'w') as f: write_original_features(f.create_group('validation'), videos, uids, labels)
+    priors = torch.full((C,), 1 / C, dtype=torch.float64)
+    save_priors(priors.numpy(), [f'c{c}' for c in range(C)], tmp_path/'priors.csv')
+    assert run_command(compute_esvs_cli, [tmp_path/'mtrn_3_frames.pth', tmp_path/'priors.csv', tmp_path/'esvs.h5', '--features',
+                                          tmp_path/'trn.hdf', '--sample-n-frames', 4, '--device', 'cpu', '--quiet']) == 0
+    res = read_esvs(tmp_path/'esvs.h5')
+    assert res['uids'].tolist() == uids
+    model = lambda x: reference_multiscale(heads, x, batch_norm=True, input_relu=False)
+    for row, i in enumerate(res['frame_idx']):
+        x = torch.from_numpy(videos[row][i]).double()
+        torch.testing.assert_close(torch.from_numpy(res['esvs'][row]).double(), reference_esvs(model, x, priors), atol=1e-5, rtol=0)
