@@ -8,10 +8,11 @@ __all__ = ['METHODS', 'ESTIMATORS', 'DEFAULT_APPROXIMATION', 'VideoJob', 'counte
            'sampled_multiscale_game', 'multiscale_kernelshap', 'multiscale_permutation', 'multiscale_constructive',
            'exact_cost', 'exact_rounds', 'one_frame', 'constructive_min_budget', 'sampled_multiscale_cost',
            'multiscale_kernelshap_budget', 'multiscale_permutation_budget', 'Estimator', 'choose_estimator',
-           'video_rounds', 'video_seed', 'ApproximateResult', 'approximate_esvs', 'run_method', 'esvs_for_batch']
+           'video_rounds', 'video_seed', 'chunk_seed', 'ApproximateResult', 'approximate_esvs', 'run_method',
+           'esvs_for_batch']
 
 # %% ../nbs/06_approximation.ipynb #f9ff1c1d
-import inspect
+import hashlib, inspect, numbers
 from dataclasses import dataclass
 from math import comb
 from typing import Callable, NamedTuple
@@ -233,6 +234,11 @@ def video_seed(seed:int, video:int) -> int:
     "An independent seed for each video of a batch."
     return int(np.random.SeedSequence([seed, video]).generate_state(1)[0])
 
+# %% ../nbs/06_approximation.ipynb #5d3cc9cb
+def chunk_seed(seed, chunk):
+    "A seed per chunk, so the chunks of an approximate run draw different samples, whichever process computes them."
+    return int.from_bytes(hashlib.sha256(f"{seed}/{chunk}".encode()).digest()[:4], 'little')
+
 # %% ../nbs/06_approximation.ipynb #e17ed88c
 @dataclass(repr=False)
 class ApproximateResult(ESVResult):
@@ -262,14 +268,14 @@ def approximate_esvs(model_or_heads, # variable-length model (N, T', D) → (N, 
         raise ValueError("The video has no frames (T = 0), so there is nothing to attribute.")
     if features.is_floating_point() and not torch.isfinite(features).all():
         raise ValueError("The features contain NaN or infinite values; drop or repair those frames before computing ESVs.")
-    x, priors, device, dtype = prepare_inputs(features, priors, device)
+    x, priors, device, dtype = prepare_inputs(features, priors, device, model_or_heads)
     heads = multiscale_heads(model_or_heads)
     n_classes = getattr(heads[0] if heads else model_or_heads, 'n_classes', None)
     if n_classes is not None and len(priors) != n_classes:
         raise ValueError(f"There are {len(priors)} priors but the model gives {n_classes} classes; pass one prior per class.")
-    if not torch.isfinite(priors).all() or (priors < 0).any():
-        raise ValueError("The priors must be finite and non-negative (class frequencies that sum to 1).")
-    if not isinstance(budget, int) or budget < 1: raise ValueError(f"The budget must be a positive number of evaluations, got {budget!r}.")
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
+        raise ValueError(f"The budget must be a positive whole number of model evaluations, got {budget!r}.")
+    budget = int(budget)  # numpy integers too
     if tol is not None and not tol > 0: raise ValueError(f"tol must be a positive standard error, got {tol!r}.")
     values, errors, scores, spent, key = [], [], [], 0, None
     with torch.inference_mode(), evaluating(*(heads or [model_or_heads])):

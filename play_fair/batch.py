@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MAX_RUN_EXACT_FRAMES', 'BatchError', 'ModelSpec', 'read_model_spec', 'SplitFeatures', 'Chunk', 'plan_chunks',
            'cached_model', 'solve_in_halves', 'compute_chunk', 'ResultsStore', 'stored_arguments', 'consecutive_rows',
-           'EsvRun', 'class_names_of', 'check_longest_video', 'plan_run', 'format_summary', 'chunk_seed', 'chunk_tasks',
+           'EsvRun', 'class_names_of', 'check_longest_video', 'plan_run', 'format_summary', 'chunk_tasks',
            'save_results', 'compute_esvs', 'connect', 'on_dask', 'compute_esvs_cli']
 
 # %% ../nbs/09_batch.ipynb #03542f7e
@@ -31,7 +31,7 @@ from .features import FeatureDataset
 from .priors import load_priors
 from .esv import ESVTooLargeError
 from .multiscale import exact_model_esvs, multiscale_heads
-from .approximate import DEFAULT_APPROXIMATION, METHODS, esvs_for_batch, run_method
+from .approximate import DEFAULT_APPROXIMATION, METHODS, chunk_seed, esvs_for_batch, run_method
 from .sampling import constructive_budget
 from .results import create_run, strings_array, summarise_results
 
@@ -162,7 +162,7 @@ def solve_in_halves(solve, # (B, T, D) numpy features → an `ESVResult`; may ra
 # %% ../nbs/09_batch.ipynb #6d4d7578
 def compute_chunk(task:dict, # chunk, index, features (B, T, D), frame_idx, model, model_digest, priors, method, budget, seed, device, progress
                  ) -> dict: # what `ResultsStore.write_chunk` saves
-    "ESVs of one chunk's videos; a video with non-finite features, or too long for exact ESVs, is skipped with a reason."
+    "ESVs of one chunk's videos; a video with non-finite features or results, or too long for exact ESVs, is skipped with a reason."
     start = time.perf_counter()
     model = cached_model(task['model'], task['model_digest'], task['device'])
     x, priors = task['features'], torch.as_tensor(task['priors'])
@@ -183,6 +183,10 @@ def compute_chunk(task:dict, # chunk, index, features (B, T, D), frame_idx, mode
             continue
         ok[rows], esvs[rows], scores[rows] = True, as_numpy(r.values), as_numpy(r.scores)
         if stderr is not None: stderr[rows] = as_numpy(r.stderr)
+    finite = (np.isfinite(esvs).all(axis=(1, 2)) & np.isfinite(scores).all(axis=1)
+              & np.isfinite(esvs if stderr is None else stderr).all(axis=(1, 2)))
+    reasons.update({int(i): 'non-finite scores or ESVs' for i in np.flatnonzero(ok & ~finite)})
+    ok &= finite
     bad = np.array(sorted(reasons), dtype=np.int64)
     return dict(chunk=task['chunk'], index=task['index'][ok], frame_idx=task['frame_idx'][ok], esvs=esvs[ok],
                 scores=scores[ok], stderr=None if stderr is None else stderr[ok],
@@ -202,10 +206,10 @@ class ResultsStore:
         self.run_id = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:16]
         self._lock = None
 
-    def _check(self, old):
+    def _check(self, old, start_over:Path):
         diff = differing_arguments(old, self.arguments)
         if diff: raise BatchError(f"{self.out} was started with different arguments: {'; '.join(diff)}. Rerun with the "
-                                  "original arguments to resume, or write to another output path.")
+                                  f"original arguments to resume, delete {start_over} to start over with these, or write to another output path.")
 
     def _chunk_path(self, i): return self.parts/f'chunk-{i:06d}.h5'
 
@@ -225,13 +229,13 @@ def stored_arguments(out:Path # a results file of `compute_esvs`
 def start(self:ResultsStore) -> bool: # True when `OUT` is already complete
     "Start or resume the run: check `OUT`, lock `OUT.parts/`, write the manifest first, drop half-written files."
     if self.out.exists():
-        self._check(stored_arguments(self.out))
+        self._check(stored_arguments(self.out), self.out)
         shutil.rmtree(self.parts, ignore_errors=True)
         return True
     self.out.parent.mkdir(parents=True, exist_ok=True)
     self.parts.mkdir(exist_ok=True)
     manifest = self.parts/'manifest.json'
-    if manifest.exists(): self._check(json.loads(manifest.read_text())['arguments'])
+    if manifest.exists(): self._check(json.loads(manifest.read_text())['arguments'], self.parts)
     self._lock = open(self.parts/'lock', 'a')
     try: fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -436,11 +440,6 @@ def format_summary(s:dict # from `compute_esvs`
     return (head + f"; {s['seconds']:.1f} s, {rate} videos/s (compute {s['compute']:.1f} s, "
             f"reading {s['reading']:.1f} s, writing {s['writing']:.1f} s).")
 
-# %% ../nbs/09_batch.ipynb #5d3cc9cb
-def chunk_seed(seed, chunk):
-    "A seed per chunk, so the chunks of an approximate run draw different samples, whichever process computes them."
-    return int.from_bytes(hashlib.sha256(f"{seed}/{chunk}".encode()).digest()[:4], 'little')
-
 # %% ../nbs/09_batch.ipynb #6ee95919
 def chunk_tasks(run:EsvRun, # the planned run
                 chunks:list, # the `Chunk`s to compute
@@ -489,6 +488,7 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
     wall, timer = time.perf_counter(), Counter(compute=0., reading=0., writing=0.)
     if Path(out).suffix == '.pkl': raise BatchError(f"{out} ends in .pkl, but compute-esvs writes HDF5 and never pickles; name it .h5.")
     if workers and scheduler: raise BatchError("Pass either workers (a local cluster) or scheduler (an existing one), not both.")
+    if workers < 0: raise BatchError(f"--workers must be 0 (compute in this process) or a number of Dask processes, got {workers}.")
     run = plan_run(model_spec, priors_csv, n_frames, **kwargs)
     store, client, cluster = ResultsStore(out, run.arguments, run.inputs), None, None
     try:

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip', 'pool_map',
            'generate_something_synthetic', 'generate_something_synthetic_cli', 'require_gulpio2', 'SSv2Adapter',
-           'gulp_ssv2', 'gulp_ssv2_cli', 'VideoTooShortError', 'sample_frame_indices', 'GulpVideoDataset',
-           'dump_gulp_to_webm', 'dump_gulp_to_webm_cli', 'prepare_dataset']
+           'gulp_ssv2', 'gulp_ssv2_cli', 'VideoTooShortError', 'VideoDecodeError', 'sample_frame_indices',
+           'GulpVideoDataset', 'dump_gulp_to_webm', 'dump_gulp_to_webm_cli', 'prepare_dataset']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
 import csv, json, os, shutil, tempfile, warnings
@@ -57,7 +57,11 @@ def read_video(path,                 # a video file (webm, mp4, ...)
         stream = container.streams.video[0]
         decoded = list(container.decode(stream))
         rate = float(stream.average_rate or stream.guessed_rate or 0)
+        seconds = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / av.time_base
+        expected = stream.frames or round(seconds * rate)  # what the container says it holds; 0 when it does not say
     if not decoded: raise ValueError(f"{path} holds no decodable video frames.")
+    if len(decoded) < 0.9 * expected - 1:
+        raise ValueError(f"{path} decodes to {len(decoded)} frames where its container says {expected}; it is probably truncated, copy it again.")
     times = np.array([f.time if f.time is not None else i / (rate or 1) for i, f in enumerate(decoded)])
     order = np.argsort(times, kind='stable')
     decoded, times = [decoded[i] for i in order], times[order] - times[order[0]]
@@ -328,11 +332,11 @@ def _video_files(videos_dir):
 
 def _label_lookup(entries, labels_path, labels_map):
     "Map template keys to class indices; None when no entry has a template."
-    if not any('template' in e for e in entries): return None
+    if not any(isinstance(e.get('template'), str) for e in entries): return None
     if labels_map is None and (labels_map := find_beside([Path(labels_path).parent])) is None:
         raise FileNotFoundError(f"there is no labels.json beside {labels_path} (nor something-something-v2-labels.json); pass labels_map, the dataset's labels.json (template -> class index).")
     lookup = template_index(labels_map)
-    unknown = [e for e in entries if 'template' in e and template_key(e['template']) not in lookup]
+    unknown = [e for e in entries if isinstance(e.get('template'), str) and template_key(e['template']) not in lookup]
     if unknown:
         raise ValueError(f"template {unknown[0]['template']!r} of video {unknown[0]['id']} ({len(unknown)} entries in all) is not in "
                          f"the label map {labels_map if not isinstance(labels_map, dict) else '(dict)'}; pass the labels.json of the same dataset as labels_map.")
@@ -369,6 +373,9 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
               overwrite:bool=False,        # replace a non-empty `out_dir`
               progress:bool=True):         # show a progress bar
     "Gulp the videos of an SSv2-format split into a gulpio2 directory; returns a summary of what was written and skipped."
+    if not 0 < fps < float('inf'): raise ValueError(f"fps={fps} is not a frame rate to resample videos to; pass a positive one, e.g. fps=8.")
+    if short_side is not None and not short_side >= 1: raise ValueError(f"short_side={short_side} is no size; pass at least 1 pixel, or none to keep the size.")
+    if not videos_per_chunk >= 1: raise ValueError(f"videos_per_chunk={videos_per_chunk} would put no video in a chunk; pass at least 1.")
     entries = read_labels(labels_path)
     if not entries: raise ValueError(f"labels file {labels_path} lists no videos; pass a split file with at least one entry.")
     ids = [str(e['id']) for e in entries]
@@ -377,8 +384,9 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
     items, skipped = [], {}
     for uid, e in zip(ids, entries):
         if uid not in files: skipped[uid] = f'no video file {uid}.* in {videos_dir}'; continue
+        if lookup is not None and not isinstance(e.get('template'), str): skipped[uid] = f'no template in {Path(labels_path).name}, so no class'; continue
         meta = {k: v for k, v in e.items() if k != 'label'} | {'id': uid, 'caption': e.get('label'), 'template': e.get('template'),
-                'label': lookup[template_key(e['template'])] if lookup and 'template' in e else -1}
+                'label': -1 if lookup is None else lookup[template_key(e['template'])]}
         items.append((str(files[uid]), meta))
     if not items: raise FileNotFoundError(f"none of the {len(ids)} videos listed in {labels_path} has a file in {videos_dir}; pass the folder of this split's <id>.webm files.")
     require_gulpio2()
@@ -390,8 +398,12 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
         with progress_bar(total=len(entries), initial=len(skipped), unit='video', desc=f'gulp {out_dir.name}', disable=not progress) as bar:
             for ok, bad in pool_map(_write_chunk, tasks, n_workers, ordered=False):
                 written += ok; skipped |= bad; bar.update(len(ok) + len(bad))
+        if not written:
+            uid = next(u for u in ids if u in skipped)
+            raise ValueError(f"none of the {len(ids)} videos listed in {labels_path} could be gulped (video {uid}: {skipped[uid]}); "
+                             f"nothing was written to {out_dir}.")
         if lookup is not None:
-            _write_json(tmp/'label2idx.json', {e['template']: lookup[template_key(e['template'])] for e in entries if 'template' in e})
+            _write_json(tmp/'label2idx.json', {e['template']: lookup[template_key(e['template'])] for e in entries if isinstance(e.get('template'), str)})
         summary = {'written': len(written), 'skipped': dict(sorted(skipped.items()))}
         _write_json(tmp/'gulp_summary.json', summary)
         _move_into_place(tmp, out_dir)
@@ -426,6 +438,9 @@ def gulp_ssv2_cli(labels_json:str, # split file, e.g. something-something-v2-val
 class VideoTooShortError(ValueError):
     "A video has fewer frames than the number of frames to sample from it."
 
+class VideoDecodeError(ValueError):
+    "A gulped video whose frames cannot be decoded (its gulp chunk is damaged)."
+
 def sample_frame_indices(n_video_frames:int,     # frames in the video
                          n_frames:int|None=8,    # frames to sample; None or -1: all
                          mode:str='test',        # 'test': segment centres, 'train': a random frame per segment, 'all': every frame
@@ -441,6 +456,12 @@ def sample_frame_indices(n_video_frames:int,     # frames in the video
     return np.random.default_rng(rng).integers(k*n_video_frames // n_frames, (k + 1)*n_video_frames // n_frames)
 
 # %% ../nbs/00_data.ipynb #c02f1b21
+def _not_json(path):
+    "Whether `path` does not hold valid JSON."
+    try: json.loads(Path(path).read_bytes())
+    except ValueError: return True
+    return False
+
 class GulpVideoDataset(Dataset):
     "Videos of a gulp directory as `(frames, meta)` pairs with TSN/TRN frame sampling."
     def __init__(self, gulp_dir,                # a gulpio2 directory, e.g. made by `gulp_ssv2`
@@ -455,8 +476,11 @@ class GulpVideoDataset(Dataset):
         if not gulp_dir.is_dir(): raise FileNotFoundError(f"gulp directory {gulp_dir} does not exist; make one with gulp_ssv2.")
         if mode not in ('test', 'train', 'all'): raise ValueError(f"mode must be 'test', 'train' or 'all', not {mode!r}.")
         self.gulp_dir, self.n_frames, self.mode, self.seed, self.transform, self.epoch = gulp_dir, n_frames, mode, seed, transform, 0
-        self.gulp = GulpDirectory(str(gulp_dir))
-        metas = self.gulp.merged_meta_dict
+        try: self.gulp = GulpDirectory(str(gulp_dir)); metas = self.gulp.merged_meta_dict
+        except ValueError as e:  # a meta file that is not JSON; gulpio2 does not say which
+            bad = next((p for p in sorted(gulp_dir.glob('*.gmeta')) if _not_json(p)), None)
+            if bad is None: raise
+            raise ValueError(f"gulp meta file {bad} is not valid JSON ({e}); gulp the split again with gulp_ssv2.") from None
         if not metas: raise ValueError(f"{gulp_dir} holds no gulped videos; gulp some with gulp_ssv2.")
         self._meta = label_gulp_metas({uid: dict(m['meta_data'][0]) for uid, m in metas.items()}, gulp_dir, labels_map)
         self._length = {uid: len(m['frame_info']) for uid, m in metas.items()}
@@ -500,7 +524,9 @@ def __getitem__(self:GulpVideoDataset, i): # position in the dataset, or a video
         raise VideoTooShortError(f"video {uid} has {n} frames, too few to sample {self.n_frames}; "
                                  "use skip_short=True or fewer frames.")
     idx = sample_frame_indices(n, self.n_frames, self.mode, rng=[self.seed, self.epoch, i])
-    frames, _ = self.gulp[uid, idx.tolist()]
+    try: frames, _ = self.gulp[uid, idx.tolist()]
+    except (ValueError, OSError) as e:
+        raise VideoDecodeError(f"video {uid} of {self.gulp_dir} cannot be decoded ({e}); its gulp chunk is damaged, gulp the split again.") from None
     frames = np.stack(frames)
     meta = self._meta[uid] | {'uid': uid, 'label': self._meta[uid].get('label', -1), 'frame_idx': idx, 'n_video_frames': n}
     return (self.transform(frames) if self.transform else frames), meta

@@ -8,8 +8,8 @@ __all__ = ['LatticeChunk', 'DEFAULT_CHUNK_ROWS', 'MAX_EXACT_FRAMES', 'CLASS_ALIG
            'subset_ranks', 'subset_masks', 'parent_ranks', 'next_level', 'lattice_levels', 'lattice_chunks',
            'membership', 'shapley_from_game', 'subset_logits', 'coalition_logits', 'evaluating', 'characteristic_fn',
            'ESVTooLargeError', 'chunk_subsets', 'padded_classes', 'estimate_exact_memory', 'memory_limit',
-           'check_exact_size', 'ESVResult', 'prepare_inputs', 'model_on', 'show_progress', 'ShapleyWalk', 'exact_esvs',
-           'GRUHead']
+           'check_exact_size', 'ESVResult', 'input_dim_of', 'check_variable_length', 'prepare_inputs', 'model_on',
+           'show_progress', 'ShapleyWalk', 'exact_esvs', 'GRUHead']
 
 # %% ../nbs/04_exact_esv.ipynb #783d2fbe
 import copy
@@ -24,7 +24,8 @@ import torch
 from torch import nn
 from .progress import progress_bar
 
-from .models import FeatureTSN, get_device
+from .models import TRN, FeatureTSN, get_device
+from .priors import check_priors
 
 # %% ../nbs/04_exact_esv.ipynb #4f5c6d02
 def all_coalitions(n_frames:int # number of players T
@@ -355,17 +356,41 @@ class ESVResult:
         return (f"ESVResult({kind}, values {tuple(self.values.shape)}, scores {tuple(self.scores.shape)}, "
                 f"n_evaluations={self.n_evaluations})")
 
+# %% ../nbs/04_exact_esv.ipynb #a9afc0d5
+def input_dim_of(model, # a model, a list of heads or a `MultiscaleTRN`
+                ) -> int|None: # the feature dimension D it expects, or None when it does not say
+    "The number of features per frame a model expects (TRN, TSN, GRU heads and their ensembles say it)."
+    if isinstance(model, (list, tuple, nn.ModuleList)): model = model[0] if len(model) else None
+    elif isinstance(getattr(model, 'heads', None), nn.ModuleList) and len(model.heads): model = model.heads[0]
+    return getattr(model, 'input_dim', None)
+
+# %% ../nbs/04_exact_esv.ipynb #975f8420
+def check_variable_length(model, # the model an engine explains
+                          n_frames:int=1, # frames per video T
+                         ):
+    "Refuse a lone TRN head: it takes exactly k frames, so the subsets of other sizes that ESVs walk have no value."
+    if isinstance(model, TRN) and (model.n_frames > 1 or n_frames > 1):
+        k = model.n_frames
+        raise ValueError(f"A single TRN head takes exactly {k} frame{'s' * (k > 1)}, so subsets of other sizes have no "
+                         "value; explain the multiscale TRN of heads TRN_1..TRN_m instead (a MultiscaleTRN or its heads, or "
+                         "the original's mtrn_{n}_frames.pth or folder of trn_{k}_frames.pth files).")
+
 # %% ../nbs/04_exact_esv.ipynb #27f369d2
 def prepare_inputs(features:torch.Tensor, # one video (T, D) or a batch (B, T, D)
                    priors:torch.Tensor, # class priors (C,)
                    device=None, # "cpu", "cuda", or None for the GPU when there is one (`get_device`)
+                   model=None, # the model or heads to explain: features of another dimension D are refused
                   ) -> tuple: # (features (B, T, D), priors (C,), device, dtype)
     "Check an ESV engine's inputs and move them to the device and dtype of the computation."
     features, priors = torch.as_tensor(features), torch.as_tensor(priors)
     if features.ndim not in (2, 3) or features.shape[-2] < 1:
         raise ValueError(f"Features must be one video (T, D) or a batch (B, T, D) with T ≥ 1, got shape "
                          f"{tuple(features.shape)}.")
-    if priors.ndim != 1: raise ValueError(f"Priors must be one probability per class, shape (C,), got {tuple(priors.shape)}.")
+    if features.ndim == 3 and not len(features): raise ValueError("The batch has no videos (B = 0), so there is nothing to attribute.")
+    if model is not None and (D := input_dim_of(model)) is not None and features.shape[-1] != D:
+        raise ValueError(f"The model expects {D} features per frame, but these have {features.shape[-1]} (shape "
+                         f"{tuple(features.shape)}); pass the features of the backbone the model was trained on.")
+    check_priors(priors)
     device = get_device(device)
     dtype = torch.float64 if features.dtype == torch.float64 else torch.float32
     batch = features if features.ndim == 3 else features[None]
@@ -443,8 +468,9 @@ def exact_esvs(model, # variable-length model: (N, T', D) features → (N, C) lo
                progress:bool|None=None, # progress bar (None: only for big lattices)
               ) -> ESVResult:
     "Exact ESVs of every frame for every class, walking all 2^T subsets once."
-    x, priors, device, dtype = prepare_inputs(features, priors, device)
+    x, priors, device, dtype = prepare_inputs(features, priors, device, model)
     (n_videos, n_frames, feature_dim), n_classes = x.shape, len(priors)
+    check_variable_length(model, n_frames)
     chunk_size, is_tsn = chunk_subsets(n_videos, chunk_size), isinstance(model, FeatureTSN)
     if is_tsn and model.classifier.out_features != n_classes:
         raise ValueError(f"The model gives {model.classifier.out_features} classes but there are {n_classes} priors; "

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .cli import run_cli
-from .data import GulpVideoDataset, VideoTooShortError, sample_frame_indices
+from .data import GulpVideoDataset, VideoDecodeError, VideoTooShortError, sample_frame_indices
 from .models import IMAGENET_NORM, PRECISIONS, autocast, frames_to_tensor, get_device, load_backbone, resolve_precision
 from .progress import progress_bar
 
@@ -97,6 +97,15 @@ def finish_split(split:h5py.Group, # a split's group whose `features/<uid>` data
     split.file.flush()
     split.attrs['complete'] = True
 
+# %% ../nbs/02_features.ipynb #cb2d6cbd
+class _Decodable(Dataset):
+    "The videos `idx` of a video dataset; one that cannot be decoded is `(None, {'uid', 'error'})`, not an exception."
+    def __init__(self, ds, idx): self.ds, self.idx = ds, idx
+    def __len__(self): return len(self.idx)
+    def __getitem__(self, i):
+        try: return self.ds[self.idx[i]]
+        except VideoDecodeError as e: return None, {'uid': self.ds.uids[self.idx[i]], 'error': str(e)}
+
 # %% ../nbs/02_features.ipynb #e8d2b6a2
 def extract_features(gulp_dir, # gulp directory of one split
                      backbone:nn.Module, # frames (N, 3, H, W) → features (N, D), e.g. a `play_fair.models.Backbone`
@@ -111,7 +120,7 @@ def extract_features(gulp_dir, # gulp directory of one split
                      flush_every:int=50, # flush the file after this many videos
                      progress:bool=True, # show a progress bar
                     ) -> Path: # `out_path`
-    "Write the feature of every frame of every video in `gulp_dir` to `out_path` under `split`; resumable."
+    "Write the feature of every frame of every video in `gulp_dir` to `out_path` under `split`, leaving out (and naming) videos that cannot be decoded; resumable."
     device, ds, out_path = get_device(device), GulpVideoDataset(gulp_dir, mode='all', labels_map=labels_map), Path(out_path)
     backbone = backbone.to(device).eval()
     arch, fingerprint = getattr(backbone, 'arch', type(backbone).__name__), backbone_fingerprint(backbone)
@@ -131,14 +140,23 @@ def extract_features(gulp_dir, # gulp directory of one split
         videos = split_group.require_group('features')
         for uid in [u for u in videos if not videos[u].attrs.get('complete', False)]: del videos[uid]
         todo = [i for i, uid in enumerate(ds.uids) if uid not in videos]
-        loader = DataLoader(Subset(ds, todo), batch_size=None, num_workers=num_workers)
+        loader, skipped = DataLoader(_Decodable(ds, todo), batch_size=None, num_workers=num_workers), {}
+        def decoded(items):  # the videos that decode; the others are counted and named
+            for x, meta in items:
+                if x is None: skipped[meta['uid']] = meta['error']; bar.update()
+                else: yield x, meta
         with progress_bar(total=len(ds), initial=len(ds) - len(todo), unit='video', desc=f'features {split}', disable=not progress) as bar:
-            for i, (meta, x) in enumerate(_stream_features(backbone, loader, batch_size, device, precision), 1):
+            for i, (meta, x) in enumerate(_stream_features(backbone, decoded(loader), batch_size, device, precision), 1):
                 if 'feature_dim' not in f.attrs: f.attrs['feature_dim'] = x.shape[1]
                 write_video(videos, meta['uid'], x.numpy(), meta['label'])
                 bar.update()
                 if i % flush_every == 0: f.flush()
-        finish_split(split_group, ds.uids)
+        if not (done := [u for u in ds.uids if u in videos]):
+            raise ValueError(f"none of the {len(ds)} videos of {gulp_dir} can be decoded ({next(iter(skipped.values()))}).")
+        split_group.attrs['skipped'] = json.dumps(skipped)  # uid -> why it was left out
+        finish_split(split_group, done)
+    if skipped: warnings.warn(f"left {len(skipped)} of the {len(ds)} videos of {gulp_dir} out of {split!r}: "
+                              f"{', '.join(list(skipped)[:10])}{' ...' if len(skipped) > 10 else ''}; the first {next(iter(skipped.values()))}")
     return out_path
 
 # %% ../nbs/02_features.ipynb #772bc71a
@@ -320,5 +338,6 @@ def extract_features_cli(gulp_dir:str, # gulp directory of the split, or the fol
         for s, d in dirs.items():
             path = extract_features(d, model, out, s, labels_map=labels_map, batch_size=batch_size, device=device,
                                     num_workers=workers if n_workers is None else n_workers, precision=precision, progress=not quiet)
-            print(f"features of {s!r} are in {path}")
+            with h5py.File(path, 'r') as f: skipped = json.loads(f[s].attrs.get('skipped', '{}'))
+            print(f"features of {s!r} are in {path}" + (f"; videos left out as they cannot be decoded ({len(skipped)}): {', '.join(skipped)}" if skipped else ''))
     return run_cli(work, extract_features_cli)

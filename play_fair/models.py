@@ -262,7 +262,10 @@ def get_device(device=None, # "cpu", "cuda", "cuda:1", a torch.device, or None f
               ) -> torch.device:
     "The device to run on: the one asked for, else the GPU when there is one, else the CPU."
     if device is None: return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(device)
+    try: device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not a device; pass 'cpu', 'cuda' or 'cuda:N' (the N-th GPU), or leave it out "
+                         "to pick automatically.") from None
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r} was asked for but this machine has no CUDA GPU; "
                          "pass device='cpu', or leave it out to pick automatically.")

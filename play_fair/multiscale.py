@@ -15,7 +15,8 @@ from fastcore.meta import delegates
 from .progress import progress_bar
 
 from .esv import (ESVResult, LatticeChunk, ShapleyWalk, check_exact_size, chunk_subsets, estimate_exact_memory,
-                           evaluating, exact_esvs, lattice_levels, model_on, prepare_inputs, show_progress, subset_logits)
+                           check_variable_length, evaluating, exact_esvs, lattice_levels, model_on, prepare_inputs,
+                           show_progress, subset_logits)
 from .models import TRN, MultiscaleTRN, check_heads
 
 # %% ../nbs/05_multiscale_esv.ipynb #97376a8c
@@ -149,7 +150,7 @@ def multiscale_esvs(heads, # TRN_1..TRN_m (or modules (N, k, D) → (N, C)), or 
                    ) -> ESVResult:
     "Exact ESVs of the multiscale model over fixed-length heads, and its scores, in one pass over the subset lattice."
     heads = check_heads(heads.heads if isinstance(heads, MultiscaleTRN) else heads, 'multiscale_esvs')
-    x, priors, device, dtype = prepare_inputs(features, priors, device)
+    x, priors, device, dtype = prepare_inputs(features, priors, device, heads)
     (n_videos, n_frames, feature_dim), n_classes = x.shape, len(priors)
     chunk_size = chunk_subsets(n_videos, chunk_size)
     hidden = max(getattr(h, 'hidden_dim', 0) for h in heads[:n_frames])
@@ -175,10 +176,7 @@ def multiscale_heads(model_or_heads, # a `MultiscaleTRN`, a list of heads TRN_1.
     "The heads TRN_1..TRN_m of a multiscale model given as a `MultiscaleTRN` or a list of heads; None for any other model."
     if isinstance(model_or_heads, MultiscaleTRN): return list(model_or_heads.heads)
     if isinstance(model_or_heads, (list, tuple, torch.nn.ModuleList)): return check_heads(model_or_heads)
-    if isinstance(model_or_heads, TRN) and model_or_heads.n_frames > 1:
-        raise ValueError(f"A single TRN head takes exactly {model_or_heads.n_frames} frames, so subsets of other sizes have no "
-                         "value; explain the multiscale TRN of heads TRN_1..TRN_m instead (a MultiscaleTRN or its heads, or "
-                         "the original's mtrn_{n}_frames.pth or folder of trn_{k}_frames.pth files).")
+    check_variable_length(model_or_heads)
     return None
 
 # %% ../nbs/05_multiscale_esv.ipynb #aea5bba2
