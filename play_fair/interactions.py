@@ -120,6 +120,8 @@ class PairSums:
         zeros = lambda n: torch.zeros(n, n_columns, dtype=torch.float64, device=device)
         self.esvs, self.interactions, self.level_sums = zeros(n_frames), zeros(self.pairs.shape[1]), zeros(n_frames + 1)
         self.singles, self.level, self.full = zeros(n_frames), 0, None
+        self.incidence = torch.zeros(self.pairs.shape[1], n_frames + 1, dtype=torch.float64, device=device)
+        self.incidence.scatter_(1, self.pairs.T, 1.)                   # (P, T+1): the frames of each pair
 
 # %% ../nbs/12_interactions.ipynb #1283c4c5
 @patch
@@ -138,7 +140,9 @@ def flush(self:PairSums):
     inside, outside = shapley_weights(T, k)
     self.esvs.add_(F[:T], alpha=inside - outside).add_(F[T], alpha=outside)
     _, one, neither = level_pair_weights(T, k, self.index)
-    if T > 1: self.interactions.add_(F[self.pairs[0]] + F[self.pairs[1]], alpha=one - neither).add_(F[T], alpha=neither)
+    weights = self.incidence * (one - neither)                     # pair p: (w1 − w0) on its two frames' F,
+    weights[:, T] = neither                                        # w0 on A
+    self.interactions.addmm_(weights, F)
     F.zero_()
 
 # %% ../nbs/12_interactions.ipynb #cfa5edc9
@@ -150,7 +154,7 @@ def add(self:PairSums, chunk:LatticeChunk, # a chunk of the walk, levels in incr
     "Add a chunk's values: one matrix product gives its F, A and P sums."
     T, k = self.n_frames, chunk.k
     if k != self.level: self.flush(); self.level = k
-    sums = (member.T @ values).double()                           # (T+1+P, R): F, A, P
+    sums = member.T @ values                                      # (T+1+P, R): F, A, P
     self.level_sums += sums[:T + 1]
     both, one, neither = level_pair_weights(T, k, self.index)
     self.interactions.add_(sums[T + 1:], alpha=both - 2 * one + neither)
