@@ -10,7 +10,7 @@ __all__ = ['INDICES', 'APPROXIMATE_ROUTE', 'brute_force_interactions', 'check_in
 
 # %% ../nbs/12_interactions.ipynb #64f27299
 from dataclasses import dataclass
-from math import comb
+from math import comb, factorial
 
 import torch
 from fastcore.basics import patch
