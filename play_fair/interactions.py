@@ -6,7 +6,9 @@
 __all__ = ['INDICES', 'APPROXIMATE_ROUTE', 'brute_force_interactions', 'check_index', 'frame_terms', 'pair_derivative_weight',
            'level_pair_weights', 'pair_index', 'pair_membership', 'PairSums', 'pair_matrix', 'InteractionResult',
            'sums_result', 'interactions_from_game', 'InteractionWalk', 'lattice_logits', 'estimate_interaction_memory',
-           'check_interaction_size', 'shapley_interactions']
+           'check_interaction_size', 'shapley_interactions', 'level_importance', 'interaction_plan',
+           'coalition_weights', 'fit_pair_surrogate', 'surrogate_values', 'sample_interactions', 'choose_pairs',
+           'approximate_interactions', 'sampled_result']
 
 # %% ../nbs/12_interactions.ipynb #64f27299
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ from .esv import (ESVTooLargeError, LatticeChunk, MAX_EXACT_FRAMES, ShapleyWalk,
                            show_progress, subset_logits)
 from .models import FeatureTSN
 from .multiscale import is_factorisable, multiscale_heads, multiscale_lattice
+from .approximate import exact_cost, video_seed
+from .sampling import MultiscaleGame, VideoGame, enumerate_size, sample_subsets
 
 # %% ../nbs/12_interactions.ipynb #92a791f2
 def brute_force_interactions(characteristic_fn, # game: (n, T) bool membership rows → values (n, ...)
@@ -374,3 +378,198 @@ def shapley_interactions(model_or_heads, # a `MultiscaleTRN` or its heads, a `Fe
             bar.update(len(chunk.elements))
     bar.close()
     return walk.result(features.ndim == 3, priors)
+
+# %% ../nbs/12_interactions.ipynb #62220589
+def level_importance(n_frames:int, # T ≥ 2
+                     k:int, # coalition size
+                     index:str='SII', # the interaction index
+                    ) -> float:
+    "How much level k weighs in a pair term: C(T, k) × the root-mean-square weight of one of its coalitions."
+    T = n_frames
+    both, one, neither = level_pair_weights(T, k, index)
+    p2, p1 = k * (k - 1) / (T * (T - 1)), 2 * k * (T - k) / (T * (T - 1))
+    return comb(T, k) * (p2 * both**2 + p1 * one**2 + (1 - p1 - p2) * neither**2) ** 0.5
+
+# %% ../nbs/12_interactions.ipynb #4b22fb2b
+def interaction_plan(n_frames:int, # T ≥ 2
+                     budget:float, # cost allowed, v(all frames) included
+                     index:str='SII', # the interaction index
+                     cost=None, # cost(k) of one coalition of size k (default 1)
+                     fit_share:float=0.5, # share of the sampled budget that fits the surrogate
+                     exact_values:bool=True, # the game's values are exact; else only levels that cost nothing are enumerated
+                    ) -> tuple: # (levels enumerated in full, {k: coalitions to fit on}, {k: coalitions to estimate from})
+    "Which levels to enumerate, and how many coalitions of each other level to draw for the fit and for the estimate."
+    T, cost = n_frames, cost or (lambda k: 1)
+    left = budget - cost(T)
+    share = {k: level_importance(T, k, index) * cost(k) ** 0.5 for k in range(1, T)}
+    remaining, enumerated = set(share), [k for k in share if not exact_values and cost(k) == 0]
+    remaining -= set(enumerated)
+    forced = {1} if index == 'STII' else set()                    # STII's frame terms are the frames alone
+    while remaining:
+        k = min(remaining, key=lambda j: (j not in forced, comb(T, j) * cost(j)))
+        need = comb(T, k) * cost(k)
+        if k not in forced and (need > left * share[k] / sum(share[j] for j in remaining) or not exact_values): break
+        enumerated.append(k); remaining.discard(k); left -= need
+    total = sum(share[k] for k in remaining)
+    draw = lambda part: {k: min(comb(T, k), max(2, int(part * share[k] / total / cost(k)))) for k in sorted(remaining)}
+    fit, estimate = draw(left * fit_share), draw(left * (1 - fit_share))
+    spent = budget - left + sum((fit[k] + estimate[k]) * cost(k) for k in remaining)
+    if left < 0 or spent > budget:
+        raise ValueError(f"A budget of {budget} cannot sample the interactions of {T} frames: it needs at least "
+                         f"{int(spent)} (every level in full that must be, and 2 + 2 coalitions of every other); raise the budget.")
+    return sorted(enumerated), fit, estimate
+
+# %% ../nbs/12_interactions.ipynb #993352a8
+def coalition_weights(z:torch.Tensor, # (n, T) float64 membership of coalitions, all of size k
+                      k:int, # their size
+                      pairs:torch.Tensor, # (2, P) the pairs i < j to estimate
+                      index:str='SII', # the interaction index
+                      incidence:torch.Tensor|None=None, # (P, T) frames of every pair, to add the 2-SII frame terms
+                     ) -> torch.Tensor: # (n, T + P [+ T]) weights in the ESVs, pair terms [and 2-SII frame terms]
+    "Weights of coalitions of one level in the ESVs and the pair terms."
+    T = z.shape[1]
+    inside, outside = shapley_weights(T, k)
+    both, one, neither = level_pair_weights(T, k, index)
+    zi, zj = z[:, pairs[0]], z[:, pairs[1]]
+    esv, pair = outside + (inside - outside) * z, neither + (one - neither) * (zi + zj) + (both - 2 * one + neither) * zi * zj
+    return torch.cat([esv, pair] + ([] if incidence is None else [esv - pair @ incidence / 2]), 1)
+
+# %% ../nbs/12_interactions.ipynb #e83c60eb
+def fit_pair_surrogate(z:torch.Tensor, # (n, T) float64 membership
+                       values:torch.Tensor, # (n, C) their values
+                       weights:torch.Tensor, # (n,) regression weights
+                       pairs:torch.Tensor, # (2, P) the pair terms to fit
+                       ridge:float=1e-6, # relative ridge
+                      ) -> torch.Tensor: # (1 + T + P, C): a, b_i, c_ij
+    "Least-squares game with frame and pair terms only: g(S) = a + Σ_{i∈S} b_i + Σ_{i<j ∈ S} c_ij."
+    X = torch.cat([torch.ones(len(z), 1, dtype=z.dtype), z, z[:, pairs[0]] * z[:, pairs[1]]], 1)
+    A = (X * weights[:, None]).T @ X
+    A += torch.eye(len(A), dtype=A.dtype) * ridge * A.diagonal().mean()
+    return torch.linalg.solve(A, (X * weights[:, None]).T @ values)
+
+# %% ../nbs/12_interactions.ipynb #e140167f
+def surrogate_values(coef:torch.Tensor, # (1 + T + P, C) from `fit_pair_surrogate`
+                     z:torch.Tensor, # (n, T) float64 membership
+                     pairs:torch.Tensor, # (2, P)
+                    ) -> torch.Tensor: # (n, C)
+    "The surrogate game on coalitions."
+    return torch.cat([torch.ones(len(z), 1, dtype=z.dtype), z, z[:, pairs[0]] * z[:, pairs[1]]], 1) @ coef
+
+# %% ../nbs/12_interactions.ipynb #5ca140b1
+def sample_interactions(game, # callable: (n, T) bool coalitions, gen → (n, C) float64 values
+                        n_frames:int, # T ≥ 2
+                        empty:torch.Tensor, # (C,) v(∅)
+                        budget:float, # cost allowed, v(all frames) included
+                        gen:torch.Generator, # random source
+                        pairs:torch.Tensor, # (2, P) the pairs to estimate
+                        index:str='SII', # the interaction index
+                        cost=None, # cost(k) of one coalition of size k (default 1)
+                        fit_share:float=0.5, # share of the sampled budget that fits the surrogate
+                       ) -> dict: # estimate, stderr: (T + P [+ T], C) ESVs, pair terms [, 2-SII frame terms]; full, singles
+    "ESVs and pair terms of one game: a fitted frame-and-pair surrogate, corrected by a stratified sample of the rest."
+    T, empty = n_frames, empty.double().cpu()
+    exact_values = getattr(game, 'exact', True)                    # a multiscale game may estimate its values
+    enumerated, fit, estimate = interaction_plan(T, budget, index, cost, fit_share, exact_values)
+    incidence = torch.zeros(pairs.shape[1], T, dtype=torch.float64).scatter_(1, pairs.T.cpu(), 1.)
+    every_pair = pairs.shape[1] == T * (T - 1) // 2
+    levels = [0, *enumerated, T]
+    from_levels = lambda plan: [sample_subsets(T, k, n, gen) for k, n in plan.items()]
+    exact_z = [torch.zeros(1, T, dtype=torch.bool)] + [enumerate_size(T, k) for k in enumerated] + [torch.ones(1, T, dtype=torch.bool)]
+    fit_z, est_z = from_levels(fit), from_levels(estimate)
+    values = game(torch.cat(exact_z[1:] + fit_z + est_z), gen).double().cpu()
+    values = torch.cat([empty[None], values]).split([len(z) for z in exact_z + fit_z + est_z])
+    train = list(zip(levels + list(fit), exact_z + fit_z, values[:len(exact_z) + len(fit_z)]))
+    weights = torch.cat([torch.full((len(z),), level_importance(T, k, index) / len(z), dtype=torch.float64) for k, z, _ in train])
+    coef = fit_pair_surrogate(torch.cat([z for _, z, _ in train]).double(), torch.cat([v for _, _, v in train]), weights, pairs)
+    b, c = coef[1:T + 1], coef[T + 1:]
+    total = torch.cat([b + incidence.T @ c / 2, c] + ([b] if every_pair else []))       # the surrogate's indices
+    var = torch.zeros_like(total)
+    residual = lambda z, v: v - surrogate_values(coef, z.double(), pairs)
+    for k, z, v in zip(levels, exact_z, values):                                           # levels in full: exact
+        total += coalition_weights(z.double(), k, pairs, index, incidence if every_pair else None).T @ residual(z, v)
+    for (k, n), z, v in zip(estimate.items(), est_z, values[len(exact_z) + len(fit_z):]):  # sampled levels
+        w, r, N = coalition_weights(z.double(), k, pairs, index, incidence if every_pair else None), residual(z, v), comb(T, k)
+        s1, s2 = w.T @ r, (w**2).T @ r**2
+        total += s1 * N / n
+        var += N**2 * (s2 - s1**2 / n).clamp(min=0) / (n * (n - 1)) * (1 - n / N if exact_values else 1)
+    singles = values[1][:T] - empty if enumerated[:1] == [1] else None
+    return dict(estimate=total, stderr=var.sqrt(), full=values[len(exact_z) - 1][0], singles=singles)
+
+# %% ../nbs/12_interactions.ipynb #1c2f3b0e
+def choose_pairs(pairs, # "all", "adjacent", or (P, 2) frame pairs
+                 n_frames:int, # T
+                ) -> torch.Tensor: # (2, P) pairs i < j, in row-major order
+    "The pairs to estimate."
+    if isinstance(pairs, str):
+        if pairs == 'all': return pair_index(n_frames)[0]
+        if pairs == 'adjacent': return torch.stack([torch.arange(n_frames - 1), torch.arange(1, n_frames)])
+        raise ValueError(f'pairs must be "all", "adjacent" or a (P, 2) list of frame pairs, got {pairs!r}.')
+    p = torch.as_tensor(pairs, dtype=torch.long).view(-1, 2).sort(1).values
+    if len(p) == 0 or (p[:, 0] == p[:, 1]).any() or p.min() < 0 or p.max() >= n_frames:
+        raise ValueError(f"pairs must be pairs of two different frames among 0..{n_frames - 1}, got {pairs!r}.")
+    ids = pair_index(n_frames)[1][p[:, 0], p[:, 1]].unique()
+    return pair_index(n_frames)[0][:, ids]
+
+# %% ../nbs/12_interactions.ipynb #29de460f
+def approximate_interactions(model_or_heads, # a `MultiscaleTRN` or its heads, or any variable-length model
+                             features:torch.Tensor, # one video (T, D) or a batch (B, T, D) with the same T
+                             priors:torch.Tensor, # class priors (C,)
+                             *,
+                             budget:int, # evaluations per video: the model on subsets, or single-scale head evaluations
+                             index:str='SII', # "SII", "k-SII" (needs all pairs) or "STII"
+                             pairs='all', # "all", "adjacent", or (P, 2) frame pairs
+                             seed:int=0, # random seed: the same seed gives the same result
+                             device=None, # "cpu", "cuda" or None for the GPU when there is one
+                             fit_share:float=0.5, # share of the sampled budget that fits the surrogate
+                             sub_samples:int=1, # multiscale TRN: s-subsets drawn per coalition and scale not pooled
+                             batch_size:int=4096, # most subsets per model call
+                            ) -> InteractionResult: # pairs not estimated are NaN
+    "ESVs and pair terms within a budget of evaluations per video, with a standard error for each."
+    check_index(index)
+    heads = multiscale_heads(model_or_heads)
+    x, priors, device, dtype = prepare_inputs(features, priors, device, model_or_heads if heads is None else heads)
+    (n_videos, T, _), C = x.shape, len(priors)
+    chosen = choose_pairs(pairs, T)
+    if index == 'k-SII' and chosen.shape[1] < T * (T - 1) // 2:
+        raise ValueError("2-SII frame terms take every pair into account; pass pairs='all', or index='SII' or 'STII'.")
+    if budget >= exact_cost(T, heads):
+        r = shapley_interactions(model_or_heads, features, priors, index=index, device=device, batch_size=batch_size)
+        r.stderr, r.interaction_stderr, r.frame_stderr = (torch.zeros_like(t) for t in (r.values, r.interactions, r.frame_terms))
+        return r
+    out = []
+    with torch.inference_mode(), evaluating(*(heads or [model_or_heads])):
+        target = [h if is_factorisable(h) else model_on(h, device, dtype) for h in heads] if heads else model_on(model_or_heads, device, dtype)
+        for b in range(n_videos):
+            gen = torch.Generator().manual_seed(video_seed(seed, b))
+            game = (MultiscaleGame(target, x[b], priors, budget // 4, sub_samples, batch_size) if heads else
+                    VideoGame(target, x[b], priors, batch_size))
+            s = sample_interactions(game, T, priors, budget - game.n_evaluations, gen, chosen, index,
+                                    game.cost if heads else None, fit_share)
+            out.append((s, game.n_evaluations))
+    return sampled_result(out, T, chosen, priors, index, dtype, features.ndim == 3)
+
+# %% ../nbs/12_interactions.ipynb #9b67b85e
+def sampled_result(out:list, # per video: (`sample_interactions`' dict, evaluations made)
+                   n_frames:int, # T
+                   pairs:torch.Tensor, # (2, P) the pairs estimated
+                   priors:torch.Tensor, # (C,)
+                   index:str, # the interaction index
+                   dtype, # dtype of the result
+                   batched:bool, # a batch was given
+                  ) -> InteractionResult:
+    "The videos' sampled estimates as one result; pairs not estimated are NaN."
+    T, P = n_frames, pairs.shape[1]
+    def parts(key):
+        est = torch.stack([s[key] for s, _ in out])                                   # (B, T + P [+ T], C)
+        pair = est.new_full((len(out), T, T, est.shape[-1]), float('nan'))
+        pair[:, pairs[0], pairs[1]] = pair[:, pairs[1], pairs[0]] = est[:, T:T + P]
+        pair[:, torch.arange(T), torch.arange(T)] = 0.
+        return est[:, :T], pair, est[:, T + P:]
+    (values, pair, ksii), (se_values, se_pair, se_ksii) = parts('estimate'), parts('stderr')
+    if index == 'SII': terms, se_terms = values, se_values
+    elif index == 'k-SII': terms, se_terms = ksii, se_ksii
+    else: terms, se_terms = torch.stack([s['singles'] for s, _ in out]), torch.zeros_like(values)
+    full = torch.stack([s['full'] for s, _ in out])
+    cast = lambda t: (t if batched else t[0]).to(dtype).cpu()
+    return InteractionResult(cast(values), cast(pair), cast(terms), cast(full), priors.cpu(), index, cast(se_values),
+                             cast(se_pair), cast(se_terms), max(n for _, n in out))
