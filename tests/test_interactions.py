@@ -145,3 +145,43 @@ def test_sii_frame_terms_are_the_esvs_and_float32_agrees():
     r32 = shapley_interactions(model.float(), x.float(), priors.float(), device='cpu')
     assert r32.interactions.dtype == torch.float32
     assert (r32.interactions.double() - r64.interactions).abs().max() < 1e-5
+
+
+from play_fair.interactions import approximate_interactions
+
+
+@pytest.mark.parametrize('kind', ['gru', 'tsn'])
+@pytest.mark.parametrize('T', [8, 10])
+def test_approximate_against_exact(kind, T):
+    "Sampled pair terms are within their standard errors of the exact ones about as often as a 95% interval should be."
+    model = random_model(kind, T)
+    x, priors = random_inputs(T, T, n_videos=3)
+    exact = shapley_interactions(model, x, priors, index='k-SII', device='cpu')
+    approx = approximate_interactions(model, x, priors, budget=2**T // 3, index='k-SII', seed=1, device='cpu')
+    iu = torch.triu_indices(T, T, 1)
+    z = ((approx.interactions - exact.interactions) / approx.interaction_stderr)[:, iu[0], iu[1]]
+    assert (z.abs() < 1.96).double().mean() > 0.85, float((z.abs() < 1.96).double().mean())
+    zf = (approx.frame_terms - exact.frame_terms) / approx.frame_stderr
+    assert (zf.abs() < 1.96).double().mean() > 0.85
+    assert (approx.values - exact.values).abs().max() < 6 * approx.stderr.max()
+
+
+def test_approximate_goes_exact_with_the_whole_lattice():
+    model = random_model('gru', 0)
+    x, priors = random_inputs(0, 7)
+    exact = shapley_interactions(model, x, priors, index='STII', device='cpu')
+    approx = approximate_interactions(model, x, priors, budget=2**7, index='STII', device='cpu')
+    assert (approx.interactions - exact.interactions).abs().max() < 1e-12 and not approx.interaction_stderr.any()
+
+
+@pytest.mark.parametrize('pairs', ['adjacent', 'all'])
+def test_approximate_long_videos(pairs):
+    "32 frames, a TSN and a multiscale TRN: finite estimates and standard errors for the pairs asked for, NaN for the rest."
+    x, priors = random_inputs(7, 32)
+    for kind in ('tsn', 'mtrn'):
+        r = approximate_interactions(random_model(kind, 7), x, priors, budget=3000, pairs=pairs, seed=0, device='cpu')
+        asked = torch.triu_indices(32, 32, 1) if pairs == 'all' else torch.stack([torch.arange(31), torch.arange(1, 32)])
+        assert torch.isfinite(r.interactions[asked[0], asked[1]]).all() and torch.isfinite(r.interaction_stderr[asked[0], asked[1]]).all()
+        assert (r.interaction_stderr[asked[0], asked[1]] > 0).any()
+        if pairs == 'adjacent': assert r.interactions[0, 5].isnan().all()
+        assert r.n_evaluations <= 3000
