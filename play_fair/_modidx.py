@@ -383,6 +383,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                              'play_fair/interactions.py'),
                                         'play_fair.interactions.brute_force_interactions': ( 'interactions.html#brute_force_interactions',
                                                                                              'play_fair/interactions.py'),
+                                        'play_fair.interactions.by_distance': ( 'interactions.html#by_distance',
+                                                                                'play_fair/interactions.py'),
                                         'play_fair.interactions.check_index': ( 'interactions.html#check_index',
                                                                                 'play_fair/interactions.py'),
                                         'play_fair.interactions.check_interaction_size': ( 'interactions.html#check_interaction_size',

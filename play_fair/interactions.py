@@ -8,7 +8,7 @@ __all__ = ['INDICES', 'APPROXIMATE_ROUTE', 'brute_force_interactions', 'check_in
            'sums_result', 'interactions_from_game', 'InteractionWalk', 'lattice_logits', 'estimate_interaction_memory',
            'check_interaction_size', 'shapley_interactions', 'level_importance', 'interaction_plan',
            'coalition_weights', 'fit_pair_surrogate', 'surrogate_values', 'sample_interactions', 'choose_pairs',
-           'approximate_interactions', 'sampled_result']
+           'approximate_interactions', 'sampled_result', 'by_distance']
 
 # %% ../nbs/12_interactions.ipynb #64f27299
 from dataclasses import dataclass
@@ -573,3 +573,10 @@ def sampled_result(out:list, # per video: (`sample_interactions`' dict, evaluati
     cast = lambda t: (t if batched else t[0]).to(dtype).cpu()
     return InteractionResult(cast(values), cast(pair), cast(terms), cast(full), priors.cpu(), index, cast(se_values),
                              cast(se_pair), cast(se_terms), max(n for _, n in out))
+
+# %% ../nbs/12_interactions.ipynb #a868c971
+def by_distance(interactions:torch.Tensor, # (..., T, T, C) pair terms, symmetric
+               ) -> torch.Tensor: # (..., T-1, C): row d-1 sums the pairs i < j with j − i = d
+    "Pair terms summed over the pairs at each distance in time."
+    T = interactions.shape[-2]
+    return torch.stack([interactions.diagonal(d, -3, -2).sum(-1) for d in range(1, T)], -2)
