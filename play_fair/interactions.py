@@ -8,7 +8,7 @@ __all__ = ['INDICES', 'APPROXIMATE_ROUTE', 'brute_force_interactions', 'check_in
            'sums_result', 'interactions_from_game', 'InteractionWalk', 'lattice_logits', 'estimate_interaction_memory',
            'check_interaction_size', 'shapley_interactions', 'level_importance', 'interaction_plan',
            'coalition_weights', 'fit_pair_surrogate', 'surrogate_values', 'sample_interactions', 'choose_pairs',
-           'approximate_interactions', 'sampled_result', 'by_distance']
+           'sampled_result', 'approximate_interactions', 'by_distance']
 
 # %% ../nbs/12_interactions.ipynb #64f27299
 from dataclasses import dataclass
@@ -297,7 +297,7 @@ def lattice_logits(model, # a variable-length model on the device, or None with 
             logits[..., :C] = out
         yield chunk, member, logits, 1.
 
-# %% ../nbs/12_interactions.ipynb #e5c04063
+# %% ../nbs/12_interactions.ipynb #de1b42f8
 def estimate_interaction_memory(n_frames:int, # frames per video T
                                 n_classes:int, # classes C
                                 *,
@@ -318,11 +318,11 @@ def estimate_interaction_memory(n_frames:int, # frames per video T
     result = 3 * n_frames * n_frames * n_videos * width * 8                        # the T×T matrices, float64 and cast
     return base + columns + sums + result
 
-# %% ../nbs/12_interactions.ipynb #bae6dcac
+# %% ../nbs/12_interactions.ipynb #2f80cfdf
 APPROXIMATE_ROUTE = ("use play_fair.interactions.approximate_interactions (a budget, a seed and standard errors) "
                      "for videos this long.")
 
-# %% ../nbs/12_interactions.ipynb #2852fd45
+# %% ../nbs/12_interactions.ipynb #e062bd70
 def check_interaction_size(n_frames:int, # frames per video T
                            needed:int, # bytes (`estimate_interaction_memory`)
                            device, # where it would run
@@ -338,7 +338,7 @@ def check_interaction_size(n_frames:int, # frames per video T
                                f"the limit is {limit/2**30:.2f} GiB (raise it with max_memory= in bytes, or pass fewer "
                                f"videos at once); {APPROXIMATE_ROUTE}")
 
-# %% ../nbs/12_interactions.ipynb #9c6ca1f9
+# %% ../nbs/12_interactions.ipynb #efe4b3f9
 def shapley_interactions(model_or_heads, # a `MultiscaleTRN` or its heads, a `FeatureTSN`, or any variable-length model
                          features:torch.Tensor, # one video (T, D) or a batch (B, T, D) with the same T
                          priors:torch.Tensor, # class priors (C,), the value of the empty coalition
@@ -379,7 +379,7 @@ def shapley_interactions(model_or_heads, # a `MultiscaleTRN` or its heads, a `Fe
     bar.close()
     return walk.result(features.ndim == 3, priors)
 
-# %% ../nbs/12_interactions.ipynb #62220589
+# %% ../nbs/12_interactions.ipynb #8cafc7c8
 def level_importance(n_frames:int, # T ≥ 2
                      k:int, # coalition size
                      index:str='SII', # the interaction index
@@ -390,7 +390,7 @@ def level_importance(n_frames:int, # T ≥ 2
     p2, p1 = k * (k - 1) / (T * (T - 1)), 2 * k * (T - k) / (T * (T - 1))
     return comb(T, k) * (p2 * both**2 + p1 * one**2 + (1 - p1 - p2) * neither**2) ** 0.5
 
-# %% ../nbs/12_interactions.ipynb #4b22fb2b
+# %% ../nbs/12_interactions.ipynb #b1945643
 def interaction_plan(n_frames:int, # T ≥ 2
                      budget:float, # cost allowed, v(all frames) included
                      index:str='SII', # the interaction index
@@ -419,7 +419,7 @@ def interaction_plan(n_frames:int, # T ≥ 2
                          f"{int(spent)} (every level in full that must be, and 2 + 2 coalitions of every other); raise the budget.")
     return sorted(enumerated), fit, estimate
 
-# %% ../nbs/12_interactions.ipynb #993352a8
+# %% ../nbs/12_interactions.ipynb #030c5912
 def coalition_weights(z:torch.Tensor, # (n, T) float64 membership of coalitions, all of size k
                       k:int, # their size
                       pairs:torch.Tensor, # (2, P) the pairs i < j to estimate
@@ -434,7 +434,7 @@ def coalition_weights(z:torch.Tensor, # (n, T) float64 membership of coalitions,
     esv, pair = outside + (inside - outside) * z, neither + (one - neither) * (zi + zj) + (both - 2 * one + neither) * zi * zj
     return torch.cat([esv, pair] + ([] if incidence is None else [esv - pair @ incidence / 2]), 1)
 
-# %% ../nbs/12_interactions.ipynb #e83c60eb
+# %% ../nbs/12_interactions.ipynb #65c67d91
 def fit_pair_surrogate(z:torch.Tensor, # (n, T) float64 membership
                        values:torch.Tensor, # (n, C) their values
                        weights:torch.Tensor, # (n,) regression weights
@@ -447,7 +447,7 @@ def fit_pair_surrogate(z:torch.Tensor, # (n, T) float64 membership
     A += torch.eye(len(A), dtype=A.dtype) * ridge * A.diagonal().mean()
     return torch.linalg.solve(A, (X * weights[:, None]).T @ values)
 
-# %% ../nbs/12_interactions.ipynb #e140167f
+# %% ../nbs/12_interactions.ipynb #8bf04777
 def surrogate_values(coef:torch.Tensor, # (1 + T + P, C) from `fit_pair_surrogate`
                      z:torch.Tensor, # (n, T) float64 membership
                      pairs:torch.Tensor, # (2, P)
@@ -455,7 +455,7 @@ def surrogate_values(coef:torch.Tensor, # (1 + T + P, C) from `fit_pair_surrogat
     "The surrogate game on coalitions."
     return torch.cat([torch.ones(len(z), 1, dtype=z.dtype), z, z[:, pairs[0]] * z[:, pairs[1]]], 1) @ coef
 
-# %% ../nbs/12_interactions.ipynb #5ca140b1
+# %% ../nbs/12_interactions.ipynb #3b857403
 def sample_interactions(game, # callable: (n, T) bool coalitions, gen → (n, C) float64 values
                         n_frames:int, # T ≥ 2
                         empty:torch.Tensor, # (C,) v(∅)
@@ -495,7 +495,7 @@ def sample_interactions(game, # callable: (n, T) bool coalitions, gen → (n, C)
     singles = values[1][:T] - empty if enumerated[:1] == [1] else None
     return dict(estimate=total, stderr=var.sqrt(), full=values[len(exact_z) - 1][0], singles=singles)
 
-# %% ../nbs/12_interactions.ipynb #1c2f3b0e
+# %% ../nbs/12_interactions.ipynb #ae81cff6
 def choose_pairs(pairs, # "all", "adjacent", or (P, 2) frame pairs
                  n_frames:int, # T
                 ) -> torch.Tensor: # (2, P) pairs i < j, in row-major order
@@ -510,7 +510,33 @@ def choose_pairs(pairs, # "all", "adjacent", or (P, 2) frame pairs
     ids = pair_index(n_frames)[1][p[:, 0], p[:, 1]].unique()
     return pair_index(n_frames)[0][:, ids]
 
-# %% ../nbs/12_interactions.ipynb #29de460f
+# %% ../nbs/12_interactions.ipynb #9d1079ad
+def sampled_result(out:list, # per video: (`sample_interactions`' dict, evaluations made)
+                   n_frames:int, # T
+                   pairs:torch.Tensor, # (2, P) the pairs estimated
+                   priors:torch.Tensor, # (C,)
+                   index:str, # the interaction index
+                   dtype, # dtype of the result
+                   batched:bool, # a batch was given
+                  ) -> InteractionResult:
+    "The videos' sampled estimates as one result; pairs not estimated are NaN."
+    T, P = n_frames, pairs.shape[1]
+    def parts(key):
+        est = torch.stack([s[key] for s, _ in out])                                   # (B, T + P [+ T], C)
+        pair = est.new_full((len(out), T, T, est.shape[-1]), float('nan'))
+        pair[:, pairs[0], pairs[1]] = pair[:, pairs[1], pairs[0]] = est[:, T:T + P]
+        pair[:, torch.arange(T), torch.arange(T)] = 0.
+        return est[:, :T], pair, est[:, T + P:]
+    (values, pair, ksii), (se_values, se_pair, se_ksii) = parts('estimate'), parts('stderr')
+    if index == 'SII': terms, se_terms = values, se_values
+    elif index == 'k-SII': terms, se_terms = ksii, se_ksii
+    else: terms, se_terms = torch.stack([s['singles'] for s, _ in out]), torch.zeros_like(values)
+    full = torch.stack([s['full'] for s, _ in out])
+    cast = lambda t: (t if batched else t[0]).to(dtype).cpu()
+    return InteractionResult(cast(values), cast(pair), cast(terms), cast(full), priors.cpu(), index, cast(se_values),
+                             cast(se_pair), cast(se_terms), max(n for _, n in out))
+
+# %% ../nbs/12_interactions.ipynb #3cb06af2
 def approximate_interactions(model_or_heads, # a `MultiscaleTRN` or its heads, or any variable-length model
                              features:torch.Tensor, # one video (T, D) or a batch (B, T, D) with the same T
                              priors:torch.Tensor, # class priors (C,)
@@ -548,33 +574,7 @@ def approximate_interactions(model_or_heads, # a `MultiscaleTRN` or its heads, o
             out.append((s, game.n_evaluations))
     return sampled_result(out, T, chosen, priors, index, dtype, features.ndim == 3)
 
-# %% ../nbs/12_interactions.ipynb #9b67b85e
-def sampled_result(out:list, # per video: (`sample_interactions`' dict, evaluations made)
-                   n_frames:int, # T
-                   pairs:torch.Tensor, # (2, P) the pairs estimated
-                   priors:torch.Tensor, # (C,)
-                   index:str, # the interaction index
-                   dtype, # dtype of the result
-                   batched:bool, # a batch was given
-                  ) -> InteractionResult:
-    "The videos' sampled estimates as one result; pairs not estimated are NaN."
-    T, P = n_frames, pairs.shape[1]
-    def parts(key):
-        est = torch.stack([s[key] for s, _ in out])                                   # (B, T + P [+ T], C)
-        pair = est.new_full((len(out), T, T, est.shape[-1]), float('nan'))
-        pair[:, pairs[0], pairs[1]] = pair[:, pairs[1], pairs[0]] = est[:, T:T + P]
-        pair[:, torch.arange(T), torch.arange(T)] = 0.
-        return est[:, :T], pair, est[:, T + P:]
-    (values, pair, ksii), (se_values, se_pair, se_ksii) = parts('estimate'), parts('stderr')
-    if index == 'SII': terms, se_terms = values, se_values
-    elif index == 'k-SII': terms, se_terms = ksii, se_ksii
-    else: terms, se_terms = torch.stack([s['singles'] for s, _ in out]), torch.zeros_like(values)
-    full = torch.stack([s['full'] for s, _ in out])
-    cast = lambda t: (t if batched else t[0]).to(dtype).cpu()
-    return InteractionResult(cast(values), cast(pair), cast(terms), cast(full), priors.cpu(), index, cast(se_values),
-                             cast(se_pair), cast(se_terms), max(n for _, n in out))
-
-# %% ../nbs/12_interactions.ipynb #a868c971
+# %% ../nbs/12_interactions.ipynb #8c3a1925
 def by_distance(interactions:torch.Tensor, # (..., T, T, C) pair terms, symmetric
                ) -> torch.Tensor: # (..., T-1, C): row d-1 sums the pairs i < j with j − i = d
     "Pair terms summed over the pairs at each distance in time."
