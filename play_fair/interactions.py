@@ -19,8 +19,8 @@ from fastcore.basics import patch
 from .progress import progress_bar
 
 from .esv import (ESVTooLargeError, LatticeChunk, MAX_EXACT_FRAMES, ShapleyWalk, all_coalitions,
-                           brute_force_esvs, check_variable_length, chunk_subsets, estimate_exact_memory, evaluating,
-                           lattice_chunks, membership, memory_limit, model_on, prepare_inputs, shapley_weights,
+                           check_variable_length, chunk_subsets, estimate_exact_memory, evaluating, lattice_chunks,
+                           membership, memory_limit, model_on, padded_classes, prepare_inputs, shapley_weights,
                            show_progress, subset_logits)
 from .models import FeatureTSN
 from .multiscale import is_factorisable, multiscale_heads, multiscale_lattice
@@ -311,7 +311,7 @@ def estimate_interaction_memory(n_frames:int, # frames per video T
     "Peak working memory of exact pair interactions, in bytes."
     base = estimate_exact_memory(n_frames, n_classes, n_videos=n_videos, dtype=dtype, chunk_size=chunk_size,
                                  keep_levels=keep_levels, hidden_dim=hidden_dim, feature_dim=feature_dim)
-    item, width = torch.empty((), dtype=dtype).element_size(), -(-n_classes // 16) * 16
+    item, width = torch.empty((), dtype=dtype).element_size(), padded_classes(n_classes)
     n_pairs, subsets = n_frames * (n_frames - 1) // 2, min(chunk_subsets(n_videos, chunk_size), comb(n_frames, n_frames // 2))
     columns = subsets * n_pairs * (item + 8)                                       # pair membership, pair ids
     sums = (3 * n_pairs + 2 * n_frames + 2) * n_videos * width * 8                 # running and per-chunk sums, float64
