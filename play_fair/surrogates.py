@@ -503,6 +503,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
                                 rounds:int=1, # rounds of head sub-samples (anytime mode)
                                 degree:int=4, # degree of the ReLU polynomials
                                 n_free:int=None, # surrogate coalitions (no evaluation; default 2^18/T within 4096..16384)
+                                shrink:bool=False, # shrink noisy head corrections towards zero (less variance, some bias)
                                ):
     "ESVs of a multiscale TRN from analytic surrogate heads, corrected by sampled head evaluations; yields (φ, stderr, F̂(all))."
     T, m, C = game.n_frames, min(game.n_frames, game.m), game.n_classes
@@ -544,7 +545,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
             n, N = len(z), float(comb(T, s))
             centred = (z - s / T).T @ e * N / n
             spread = (((z - s / T)**2).T @ e**2 / n - (centred * n / N / n)**2).sum() * N**2 / n * (1 - n / N)
-            keep = max(0., 1 - float(spread) / float((centred**2).sum())) if n > 1 else 0.
+            keep = max(0., 1 - float(spread) / float((centred**2).sum())) if n > 1 and shrink else 1.
             hP, hM = keep * N / n * (z.T @ e), keep * N / n * e.sum(0)        # corrections of the polynomial's sums
             dP, dM = poly[s][0] + hP - lin[s][0], poly[s][1] + hM - lin[s][1]
             phi += jac[s, 'linear'][0](dP) + jac[s, 'linear'][1](dM) + jac[s, 'polynomial'][0](hP) + jac[s, 'polynomial'][1](hM)
