@@ -3,6 +3,7 @@
     python benchmarks/approx_accuracy.py             # the full table: 20 videos, T = 16, paper-size models (minutes)
     python benchmarks/approx_accuracy.py --quick     # a smoke run in seconds (tiny models, 2 videos, no targets)
     python benchmarks/approx_accuracy.py --features data/something-synthetic/features.h5 --checkpoints checkpoints
+    python benchmarks/approx_accuracy.py --issue --videos 20   # the issue's table: MTRN as TRN and as MLP heads, a GRU
 
 Error is the relative squared error ‖φ̂ − φ‖² / ‖φ‖² over all frames and classes of a video, against exact ESVs
 (`exact_esvs` for the TSN, `multiscale_esvs` for the MTRN); the table shows its median over videos and seeds.
@@ -19,7 +20,7 @@ import argparse, sys
 import pandas as pd
 import torch
 
-from play_fair.accuracy import BASELINES, accuracy, study_inputs, summary, time_vs_frames
+from play_fair.accuracy import BASELINES, accuracy, issue_models, study_inputs, summary, time_vs_frames
 from play_fair.approximate import approximate_esvs
 
 
@@ -39,6 +40,34 @@ def check_targets(df:pd.DataFrame, budgets=(128, 1024, 4096)) -> list:
     return lines
 
 
+def issue_table(a) -> None:
+    "The issue's table: median relative squared error and coverage of the 95% intervals, default method vs constructive."
+    models = issue_models()
+    gen = torch.Generator().manual_seed(1)
+    videos = [torch.randn(a.frames, 64, generator=gen, dtype=torch.float64) for _ in range(a.videos)]
+    priors = torch.softmax(0.5 * torch.randn(20, generator=gen, dtype=torch.float64), 0)
+    methods = tuple(a.methods.split(','))
+    budgets = {'GRU': [int(b) for b in a.gru_budgets.split(',')], 'MTRN': [int(b) for b in a.mtrn_budgets.split(',')]}
+    frames = []
+    for name, model in models.items():
+        if name.split(' ')[0] not in a.models.split(','): continue
+        frames.append(accuracy({name: model}, videos, priors, budgets[name.split(' ')[0]], methods=methods,
+                               seeds=range(a.seeds), baselines=(), workers=a.workers,
+                               progress=lambda s: print('#', s, file=sys.stderr, flush=True)))
+    df = pd.concat(frames)
+    print(f'# {a.videos} videos of T={a.frames} frames, Gaussian features D=64; MTRN: 8 heads, H=128, C=20, logits x3; '
+          f'GRU: H=128, C=20, logits x5; torch threads {torch.get_num_threads()}')
+    err, cov = summary(df), summary(df, 'coverage')
+    print('\n| model | method | ' + ' | '.join(f'B={b}' for b in err.columns) + ' |')
+    print('| --- | --- |' + ' --- |' * len(err.columns))
+    for (model, method), row in err.iterrows():
+        cells = [f'{row[b]:.1e} (cov {cov.loc[(model, method), b]:.2f})' if row[b] == row[b] else '' for b in err.columns]
+        print(f'| {model} | {method} | ' + ' | '.join(cells) + ' |')
+    print('\nmedian seconds per video')
+    print(df.pivot_table(index=['model', 'method'], columns='budget', values='seconds', aggfunc='median')
+            .to_string(float_format=lambda v: f'{v:.2f}'))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--quick', action='store_true', help='tiny models, 2 videos, T = 8: a smoke run')
@@ -53,7 +82,13 @@ def main(argv=None):
     p.add_argument('--no-baselines', action='store_true', help='skip shapiq and shap')
     p.add_argument('--timing-frames', default='16,32,64,128,256', help='empty: no timing')
     p.add_argument('--models', default='TSN,MTRN', help='random models to study: TSN, MTRN, pooled-MLP')
+    p.add_argument('--issue', action='store_true', help="the issue's models: MTRN as TRN and as MLP heads, a GRU")
+    p.add_argument('--methods', default='surrogate,constructive', help='--issue: methods to compare')
+    p.add_argument('--mtrn-budgets', default='904,4096,16384'); p.add_argument('--gru-budgets', default='256,1024,4096')
     a = p.parse_args(argv)
+    if a.issue:
+        if a.models == 'TSN,MTRN': a.models = 'MTRN,GRU'
+        return issue_table(a)
     if a.threads: torch.set_num_threads(a.threads)
     if a.quick: a.videos, a.frames, a.budgets, a.timing_frames = 2, 8, '64,256', '8,16,32'
     budgets = [int(b) for b in a.budgets.split(',')]

@@ -22,7 +22,7 @@ import torch
 from .progress import progress_bar
 
 from .esv import ESVResult, evaluating, model_on, prepare_inputs
-from .multiscale import exact_model_esvs, is_factorisable, multiscale_heads
+from .multiscale import as_trn, exact_model_esvs, is_factorisable, multiscale_heads
 from .sampling import (
     MultiscaleGame, VideoGame, coalition_cost, constructive_budget, constructive_rounds, kernelshap_rounds,
     largest_max_samples, permutation_rounds, pooled_scales)
@@ -46,6 +46,7 @@ class VideoJob:
     n_iters:int=1 # constructive: repeats
     sub_samples:int=1 # multiscale kernelshap and permutation: s-subsets drawn per coalition and scale
     batch_size:int=4096 # most subsets per model call
+    shrink:bool=False # multiscale surrogate: shrink noisy head corrections (less variance, some bias)
 
     @property
     def n_frames(self) -> int: return self.x.shape[0]
@@ -96,13 +97,13 @@ def model_constructive(job:VideoJob):
 # %% ../nbs/06_approximation.ipynb #2a566a45
 def multiscale_surrogate(job:VideoJob):
     "Surrogate heads corrected by sampled head evaluations (06a_surrogates); half the budget pools whole scales."
-    game = MultiscaleGame(job.heads, job.x, job.priors, job.budget // 2, batch_size=job.batch_size)
-    return counted(game, multiscale_surrogate_rounds(game, job.budget, job.gen, job.rounds))
+    game = MultiscaleGame(job.target, job.x, job.priors, job.budget // 2, batch_size=job.batch_size)
+    return counted(game, multiscale_surrogate_rounds(game, job.budget, job.gen, job.rounds, shrink=job.shrink))
 
 # %% ../nbs/06_approximation.ipynb #7c3a7499
 def sampled_multiscale_game(job:VideoJob) -> tuple: # (game, softmax of its estimate of F(all frames))
     "The game of KernelSHAP and permutations: a quarter of the budget pools scales; 4r sub-samples estimate all frames."
-    game = MultiscaleGame(job.heads, job.x, job.priors, job.budget // 4, job.sub_samples, job.batch_size)
+    game = MultiscaleGame(job.target, job.x, job.priors, job.budget // 4, job.sub_samples, job.batch_size)
     full = game.logits(torch.ones(1, job.n_frames, dtype=torch.bool), job.gen, 4 * job.sub_samples)[0].softmax(-1).cpu()
     return game, full
 
@@ -125,7 +126,7 @@ def multiscale_permutation(job:VideoJob):
 # %% ../nbs/06_approximation.ipynb #9e49d77b
 def multiscale_constructive(job:VideoJob):
     "The original constructive sampler, running the multiscale recursion on its sampled lattice."
-    game = MultiscaleGame(job.heads, job.x, job.priors, None, batch_size=job.batch_size)
+    game = MultiscaleGame(job.target, job.x, job.priors, None, batch_size=job.batch_size)
     _, max_samples = constructive_plan(job)
     return counted(game, constructive_rounds(job.n_frames, job.priors, max_samples, job.n_iters, job.gen, heads=game))
 
@@ -178,7 +179,7 @@ def multiscale_permutation_budget(job:VideoJob) -> int:
     if job.budget < job.n_frames: return job.n_frames
     spent, cost = sampled_multiscale_cost(job)
     walk = 2 * sum(cost(k) for k in range(1, job.n_frames))
-    return spent + walk if walk else job.n_frames            # no walk costs anything when every scale is pooled
+    return spent + walk                                       # the value of all frames at least, when every scale is pooled
 
 # %% ../nbs/06_approximation.ipynb #9280ebd0
 class Estimator(NamedTuple):
@@ -260,6 +261,7 @@ def approximate_esvs(model_or_heads, # variable-length model (N, T', D) → (N, 
                      n_iters:int=1, # constructive: repeats
                      sub_samples:int=1, # multiscale kernelshap/permutation: s-subsets drawn per coalition and scale
                      batch_size:int=4096, # most subsets per model call
+                     shrink:bool=False, # multiscale surrogate: shrink noisy head corrections towards zero (opt-in: biased)
                     ) -> ESVResult:
     "ESVs of every frame for every class within a budget of evaluations, with a standard error for each."
     if method not in METHODS: raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -270,6 +272,7 @@ def approximate_esvs(model_or_heads, # variable-length model (N, T', D) → (N, 
         raise ValueError("The features contain NaN or infinite values; drop or repair those frames before computing ESVs.")
     x, priors, device, dtype = prepare_inputs(features, priors, device, model_or_heads)
     heads = multiscale_heads(model_or_heads)
+    if heads: heads = [as_trn(h, s) or h for s, h in enumerate(heads, 1)]   # MLP heads factorise as TRNs
     n_classes = getattr(heads[0] if heads else model_or_heads, 'n_classes', None)
     if n_classes is not None and len(priors) != n_classes:
         raise ValueError(f"There are {len(priors)} priors but the model gives {n_classes} classes; pass one prior per class.")
@@ -283,7 +286,7 @@ def approximate_esvs(model_or_heads, # variable-length model (N, T', D) → (N, 
                   else model_on(model_or_heads, device, dtype))
         for b in progress_bar(range(len(x)), disable=not progress, desc=f'approximate ESVs ({method})'):
             job = VideoJob(target, heads, x[b], priors, budget, torch.Generator().manual_seed(video_seed(seed, b)),
-                           10 if tol else 1, max_samples, n_iters, sub_samples, batch_size)
+                           10 if tol else 1, max_samples, n_iters, sub_samples, batch_size, shrink)
             key, estimates = video_rounds(job, method)
             for phi, se, full, n in estimates:
                 if tol is not None and float(se.max()) < tol: break

@@ -161,6 +161,9 @@ def draw_pairs(n_frames:int, pairs:dict, gen:torch.Generator) -> dict:
 def solve(self:ShapleyRegression) -> tuple: # (φ (T, C), stderr (T, C))
     "The constrained least-squares ESVs and their standard errors (sandwich, from the sampled pairs)."
     T = self.T
+    if not self.z:                 # nothing drawn: the efficient split, with no standard error to give
+        share = ((self.full - self.empty) / T).expand(T, -1).clone()
+        return share, torch.full_like(share, float('nan'))
     z, y, pair = torch.cat(self.z), torch.cat(self.y), torch.cat(self.pair)
     sizes = z.sum(1)
     n_k = torch.zeros(T + 1, dtype=torch.float64).index_add_(0, sizes, torch.ones(len(sizes), dtype=torch.float64))
@@ -244,7 +247,7 @@ def permutation_rounds(game, # callable (n, T) bool, gen → (n, C) values
                        rounds:int=1, # split the permutations into this many rounds
                       ):
     "Antithetic permutation sampling: each permutation and its reverse; yields (φ, stderr) after each round."
-    T, estimates = n_frames, []
+    T, estimates, rounds = n_frames, [], max(1, min(rounds, n_pairs))   # every round adds at least one pair
     orders = torch.stack([torch.randperm(T, generator=gen) for _ in range(n_pairs)]) if n_pairs else torch.zeros(0, T, dtype=torch.long)
     for r in range(rounds):
         part = orders[n_pairs * r // rounds: n_pairs * (r + 1) // rounds]

@@ -5,7 +5,9 @@
 # %% auto #0
 __all__ = ['multiscale_coefficients', 'linearised_shapley', 'shift_moments', 'convolve_moments', 'subset_moments',
            'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'softmax_jacobian_apply', 'SizeJacobians',
-           'free_coalitions', 'surrogate_shapley', 'multiscale_surrogate_rounds', 'late_fusion_rounds']
+           'free_coalitions', 'surrogate_shapley', 'stratum_signs', 'draw_uniform', 'evaluate_once', 'fit_additive',
+           'residual_plan', 'pair_estimates', 'with_known', 'residual_rounds', 'residual_estimate',
+           'multiscale_surrogate_rounds', 'late_fusion_rounds']
 
 # %% ../nbs/06a_surrogates.ipynb #8dcddb3b
 import functools
@@ -18,8 +20,8 @@ from fastcore.basics import patch
 
 from .multiscale import trn_layers
 from .sampling import (
-    MultiscaleGame, ShapleyRegression, VideoGame, draw_pairs, enumerate_size, kernel_plan, kernelshap_rounds,
-    sample_subsets, scale_weight, scale_weights, subset_elements)
+    MultiscaleGame, ShapleyRegression, VideoGame, draw_pairs, enumerate_size, kernel_plan, pack_rows, sample_subsets,
+    scale_weight, scale_weights, shapley_kernel_mass, subset_elements)
 
 # %% ../nbs/06a_surrogates.ipynb #a784721c
 def multiscale_coefficients(n_frames:int, # players T
@@ -334,6 +336,166 @@ def surrogate_shapley(logits_fn, # (n, T) bool → (n, C) logits of a surrogate 
     phi = (offset[T] - priors) / T + linearised_shapley(effects, m, T, jacobian) + phi_r
     return phi, se_r, p, jacobian
 
+# %% ../nbs/06a_surrogates.ipynb #452d3cce
+def stratum_signs(coalitions:torch.Tensor # (n, T) bool coalitions, none empty or full
+                 ) -> torch.Tensor: # (n, T) float64 a_i(S) = [i ∈ S]/|S| − [i ∉ S]/(T − |S|)
+    "How a coalition's value enters each frame's Shapley value, per unit of value and per unit of its stratum's mean."
+    z = coalitions.double()
+    k, T = z.sum(1, keepdim=True), coalitions.shape[1]
+    return z / k - (1 - z) / (T - k)
+
+# %% ../nbs/06a_surrogates.ipynb #731dcf18
+def draw_uniform(n_frames:int, # players T
+                 k:int, # subset size
+                 n:int, # how many
+                 gen:torch.Generator, # random source
+                ) -> torch.Tensor: # (n, T) bool, independent uniform k-subsets (repeats possible)
+    "Independent uniform k-subsets of range(T)."
+    keys = torch.rand(n, n_frames, generator=gen)
+    return torch.zeros(n, n_frames, dtype=torch.bool).scatter_(1, keys.topk(k, 1).indices, True)
+
+# %% ../nbs/06a_surrogates.ipynb #53ac9417
+def evaluate_once(game, # callable (n, T) bool, gen → (n, C) values
+                  coalitions:torch.Tensor, # (n, T) bool, repeats allowed
+                  gen:torch.Generator=None, # passed to the game
+                 ) -> torch.Tensor: # (n, C) values, one per row
+    "The game's values on coalitions, each distinct coalition evaluated once."
+    _, inverse = torch.unique(pack_rows(coalitions), dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), len(coalitions)).scatter_reduce_(0, inverse, torch.arange(len(coalitions)), 'amin')
+    return game(coalitions[first], gen)[inverse]
+
+# %% ../nbs/06a_surrogates.ipynb #fa0e33a8
+def fit_additive(coalitions:torch.Tensor, # (n, T) bool, none empty
+                 values:torch.Tensor, # (n, C) their residuals
+                ) -> tuple: # (β (T, C), c (T+1, C)): h(S) = β·z_S + c_|S|
+    "The additive game with a constant per size closest to the values, in the Shapley-kernel weighted least squares."
+    T = coalitions.shape[1]
+    k = coalitions.sum(1)
+    count = torch.bincount(k, minlength=T + 1).double()
+    mass = torch.tensor([0.] + [shapley_kernel_mass(T, j) for j in range(1, T)] + [0.], dtype=torch.float64)
+    w = (mass / count.clamp(min=1))[k] + 1e-12
+    X = torch.cat([coalitions.double(), torch.nn.functional.one_hot(k, T + 1).double()], 1)
+    A = (X * w[:, None]).T @ X
+    A += torch.eye(len(A), dtype=torch.float64) * 1e-9 * A.diagonal().mean()     # Σ_i z_i = |S|: a tiny ridge
+    coef = torch.linalg.solve(A, (X * w[:, None]).T @ values.double())
+    return coef[:T], coef[T:]
+
+# %% ../nbs/06a_surrogates.ipynb #88d0b2b9
+def residual_plan(n_frames:int, # players T
+                  budget:float, # evaluations for coalitions other than ∅ and all frames
+                  free:tuple=(), # sizes whose values are known (cost nothing)
+                 ) -> tuple: # (sizes enumerated, {j: pairs} or {}, {j: q_j} or {}, pairs drawn at random strata)
+    "Sizes to enumerate, then pairs per stratum j ≤ T/2: a fixed number each, or strata drawn at random."
+    T = n_frames
+    enumerated, _ = kernel_plan(T, budget, free=free)
+    rest = [j for j in range(1, T // 2 + 1) if j not in enumerated]
+    n_pairs = int(budget - sum(comb(T, k) for k in enumerated if k not in free)) // 2
+    weight = {j: shapley_kernel_mass(T, j)**.5 / (2 if 2 * j == T else 1) for j in rest}
+    total = sum(weight.values())
+    fixed = {j: int(n_pairs * w / total) for j, w in weight.items()}
+    if all(n >= 2 for n in fixed.values()): return enumerated, fixed, {}, 0
+    return enumerated, {}, {j: w / total for j, w in weight.items()}, max(n_pairs, 0)
+
+# %% ../nbs/06a_surrogates.ipynb #b934b749
+def pair_estimates(a:torch.Tensor, # (n, T) stratum signs of each pair's first coalition
+                   r:torch.Tensor, # (n, C) residual at the first coalition S
+                   r_bar:torch.Tensor, # (n, C) residual at its complement
+                   sizes:torch.Tensor, # (n,) |S| ≤ T/2
+                   beta:torch.Tensor, # (T, C) the control variate's additive part (fitted on other pairs)
+                   c:torch.Tensor, # (T+1, C) its constants per size
+                  ) -> torch.Tensor: # (n, T, C) each pair's estimate of its strata's contribution
+    "Each pair's unbiased estimate of Σ over its strata {j, T−j} of E[r(S) a(S)], given the control variate."
+    T = a.shape[1]
+    z = a > 0
+    h, h_bar = z.double() @ beta + c[sizes], (~z).double() @ beta + c[T - sizes]
+    middle = (2 * sizes == T).double()[:, None, None]               # j = T/2: both coalitions are of the one stratum
+    closed = beta / (T - 1) - beta.sum(0) / (T * (T - 1))
+    return (2 - middle) * closed + (1 - middle / 2) * a[:, :, None] * ((r - h) - (r_bar - h_bar))[:, None, :]
+
+# %% ../nbs/06a_surrogates.ipynb #54d157fd
+def with_known(game, # callable (n, T) bool, gen → (n, C) values
+               known:dict, # {size: (coalitions, values)} values known without evaluation
+              ): # the same game, looking known coalitions up instead of evaluating them
+    "A game that evaluates only the coalitions whose values are not known."
+    if not known: return game
+    keys = {tuple(row.tolist()): v for S, V in known.values() for row, v in zip(pack_rows(S), V.double())}
+    def lookup(coalitions, gen=None):
+        is_known = torch.tensor([int(k) in known for k in coalitions.sum(1)], dtype=torch.bool)
+        out = torch.zeros(len(coalitions), len(next(iter(keys.values()))), dtype=torch.float64)
+        if (~is_known).any(): out[~is_known] = game(coalitions[~is_known], gen).double()
+        for i, row in zip(is_known.nonzero()[:, 0].tolist(), pack_rows(coalitions[is_known])): out[i] = keys[tuple(row.tolist())]
+        return out
+    return lookup
+
+# %% ../nbs/06a_surrogates.ipynb #4e502d5f
+def residual_rounds(residual, # callable (n, T) bool, gen → (n, C): r on coalitions (costs evaluations)
+                    n_frames:int, # players T
+                    full:torch.Tensor, # (C,) r(all frames), already paid for; r(∅) = 0
+                    budget:float, # evaluations left for other coalitions
+                    gen:torch.Generator, # random source
+                    rounds:int=1, # split the pairs into this many rounds (anytime mode)
+                    known:dict=None, # {size: (coalitions, values)} strata already evaluated
+                    folds:int=5, # cross-fitting folds of the control variate (0: no control variate)
+                   ):
+    "Unbiased ESVs of a residual game from enumerated strata and cross-fitted complement pairs; yields (φ, stderr)."
+    T, known, C = n_frames, known or {}, len(full)
+    residual = with_known(residual, known)
+    enumerated, fixed, random, n_random = residual_plan(T, budget, tuple(known))
+    phi0, seen = full.double().expand(T, C) / T, []
+    for k in enumerated:
+        coalitions = known[k][0] if k in known else enumerate_size(T, k)
+        values = residual(coalitions, gen)
+        phi0 = phi0 + stratum_signs(coalitions).T @ values / len(coalitions)
+        seen.append((coalitions, values))
+    q = torch.zeros(T + 1, dtype=torch.float64)
+    if random:
+        strata = torch.tensor(list(random))
+        q[strata] = torch.tensor(list(random.values()), dtype=torch.float64)
+        sizes = strata[torch.multinomial(q[strata], n_random, replacement=True, generator=gen)] if n_random else strata[:0]
+    else: sizes = torch.cat([torch.full((n,), j) for j, n in fixed.items()]) if fixed else torch.zeros(0, dtype=torch.long)
+    sizes = sizes[torch.randperm(len(sizes), generator=gen)]          # rounds and folds take the pairs in random order
+    S = torch.zeros(len(sizes), T, dtype=torch.bool)
+    for j in sizes.unique().tolist(): S[sizes == j] = draw_uniform(T, j, int((sizes == j).sum()), gen)
+    fold, values = torch.arange(len(S)) % max(folds, 1), torch.zeros(0, 2, C, dtype=torch.float64)
+    for r in range(rounds):
+        n = len(S) * (r + 1) // rounds
+        if n > len(values):
+            new = torch.cat([S[len(values):n], ~S[len(values):n]])
+            values = torch.cat([values, evaluate_once(residual, new, gen).view(2, -1, C).transpose(0, 1)])
+        yield residual_estimate(phi0, S[:n], sizes[:n], values, fold[:n], folds, seen, q if random else None)
+
+# %% ../nbs/06a_surrogates.ipynb #7ad2e494
+def residual_estimate(phi0:torch.Tensor, # (T, C) the exact part: r(N)/T and the enumerated strata
+                      S:torch.Tensor, # (n, T) bool first coalition of each pair
+                      sizes:torch.Tensor, # (n,) their sizes
+                      values:torch.Tensor, # (n, 2, C) r at S and at its complement
+                      fold:torch.Tensor, # (n,) fold of each pair
+                      folds:int, # number of folds (0: no control variate)
+                      seen:list, # [(coalitions, values)] enumerated strata, for fitting
+                      q:torch.Tensor|None, # (T+1,) probability of each stratum when strata are drawn, else None
+                     ) -> tuple: # (φ (T, C), stderr (T, C))
+    "φ and its standard error from the pairs so far, each corrected by a control variate fitted on the other folds."
+    T, C = phi0.shape
+    theta = torch.zeros(len(S), T, C, dtype=torch.float64)
+    a = stratum_signs(S)
+    for f in range(max(folds, 1)):
+        mine, other = fold == f, fold != f
+        beta, c = torch.zeros(T, C, dtype=torch.float64), torch.zeros(T + 1, C, dtype=torch.float64)
+        if folds and other.sum() >= 2:
+            beta, c = fit_additive(torch.cat([s for s, _ in seen] + [S[other], ~S[other]]),
+                                   torch.cat([v for _, v in seen] + [values[other, 0], values[other, 1]]))
+        theta[mine] = pair_estimates(a[mine], values[mine, 0], values[mine, 1], sizes[mine], beta, c)
+    phi, var = phi0.clone(), torch.zeros(T, C, dtype=torch.float64)
+    if q is not None:
+        if len(S) == 0: return phi, var.fill_(float('nan'))
+        theta = theta / q[sizes][:, None, None]
+        return phi + theta.mean(0), (theta.var(0) / len(S) if len(S) > 1 else var.fill_(float('nan'))).sqrt()
+    for j in sizes.unique().tolist():
+        t = theta[sizes == j]
+        phi += t.mean(0)
+        var += t.var(0) / len(t) if len(t) > 1 else float('nan')
+    return phi, var.sqrt()
+
 # %% ../nbs/06a_surrogates.ipynb #f50eaef2
 def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale game, exact scales pooled
                                 budget:int, # head evaluations in all (the pool included)
@@ -341,6 +503,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
                                 rounds:int=1, # rounds of head sub-samples (anytime mode)
                                 degree:int=4, # degree of the ReLU polynomials
                                 n_free:int=None, # surrogate coalitions (no evaluation; default 2^18/T within 4096..16384)
+                                shrink:bool=False, # shrink noisy head corrections towards zero (less variance, some bias)
                                ):
     "ESVs of a multiscale TRN from analytic surrogate heads, corrected by sampled head evaluations; yields (φ, stderr, F̂(all))."
     T, m, C = game.n_frames, min(game.n_frames, game.m), game.n_classes
@@ -382,7 +545,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
             n, N = len(z), float(comb(T, s))
             centred = (z - s / T).T @ e * N / n
             spread = (((z - s / T)**2).T @ e**2 / n - (centred * n / N / n)**2).sum() * N**2 / n * (1 - n / N)
-            keep = max(0., 1 - float(spread) / float((centred**2).sum())) if n > 1 else 0.
+            keep = max(0., 1 - float(spread) / float((centred**2).sum())) if n > 1 and shrink else 1.
             hP, hM = keep * N / n * (z.T @ e), keep * N / n * e.sum(0)        # corrections of the polynomial's sums
             dP, dM = poly[s][0] + hP - lin[s][0], poly[s][1] + hM - lin[s][1]
             phi += jac[s, 'linear'][0](dP) + jac[s, 'linear'][1](dM) + jac[s, 'polynomial'][0](hP) + jac[s, 'polynomial'][1](hM)
@@ -395,14 +558,15 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
         phi += ((full_hat.softmax(-1) - priors) - phi.sum(0)) / T               # efficiency, up to second-order terms
         yield phi, var.clamp(min=0).sqrt(), full_hat.softmax(-1)
 
-# %% ../nbs/06a_surrogates.ipynb #01f52bb5
+# %% ../nbs/06a_surrogates.ipynb #2608c359
 def late_fusion_rounds(game:VideoGame, # a variable-length model's game
                        budget:int, # model evaluations in all
                        gen:torch.Generator, # random source
                        rounds:int=1, # rounds of sampled pairs (anytime mode)
-                       n_free:int=16384, # surrogate coalitions (cost no evaluation)
+                       n_free:int=None, # surrogate coalitions (cost no evaluation; default all 2^T up to T = 18, else 16384)
+                       folds:int=5, # cross-fitting folds of the residual's control variate
                       ):
-    "ESVs as those of a late-fusion surrogate built from the single frames, plus paired KernelSHAP on the residual game."
+    "ESVs as those of a late-fusion surrogate built from the single frames, plus an unbiased estimate of the residual's."
     T = game.n_frames
     priors = game.priors.cpu()
     singles = game(torch.eye(T, dtype=torch.bool))
@@ -411,13 +575,12 @@ def late_fusion_rounds(game:VideoGame, # a variable-length model's game
     def surrogate_logits(coalitions):                             # a TSN over those logits
         z = coalitions.double()
         return z @ log_singles / z.sum(1, keepdim=True).clamp(min=1)
-    everything = torch.ones(1, T, dtype=torch.bool)
+    n_free = n_free or (2**T if T <= 18 else 16384)
     phi_s, se_s, p0, _ = surrogate_shapley(surrogate_logits, {1: (log_singles, log_singles.sum(0))}, 1, T, priors, n_free, gen)
     def residual(coalitions, gen):
         out = game(coalitions) - surrogate_logits(coalitions).softmax(-1)
         out[~coalitions.any(1)] = 0.
         return out
     known = {1: (torch.eye(T, dtype=torch.bool), torch.zeros(T, len(full), dtype=torch.float64))}
-    for phi_r, se_r in kernelshap_rounds(residual, T, torch.zeros_like(full), full - p0, budget - T - 1, gen, rounds,
-                                         known=known):
+    for phi_r, se_r in residual_rounds(residual, T, full - p0, budget - T - 1, gen, rounds, known, folds):
         yield phi_s + phi_r, (se_s**2 + se_r**2).sqrt(), full
