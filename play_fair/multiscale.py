@@ -178,6 +178,7 @@ def multiscale_esvs(heads, # TRN_1..TRN_m (or modules (N, k, D) → (N, C)), or 
                    ) -> ESVResult:
     "Exact ESVs of the multiscale model over fixed-length heads, and its scores, in one pass over the subset lattice."
     heads = check_heads(heads.heads if isinstance(heads, MultiscaleTRN) else heads, 'multiscale_esvs')
+    heads = [as_trn(h, k) or h for k, h in enumerate(heads, 1)]  # MLP heads over concatenated frames factorise too
     x, priors, device, dtype = prepare_inputs(features, priors, device, heads)
     (n_videos, n_frames, feature_dim), n_classes = x.shape, len(priors)
     chunk_size = chunk_subsets(n_videos, chunk_size)
