@@ -416,6 +416,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'play_fair.models.resolve_precision': ('models.html#resolve_precision', 'play_fair/models.py'),
                                   'play_fair.models.save_backbone': ('models.html#save_backbone', 'play_fair/models.py'),
                                   'play_fair.models.save_model': ('models.html#save_model', 'play_fair/models.py'),
+                                  'play_fair.models.truncated': ('models.html#truncated', 'play_fair/models.py'),
                                   'play_fair.models.unwrap_state_dict': ('models.html#unwrap_state_dict', 'play_fair/models.py')},
             'play_fair.multiscale': { 'play_fair.multiscale.exact_model_esvs': ( 'multiscale_esv.html#exact_model_esvs',
                                                                                  'play_fair/multiscale.py'),
