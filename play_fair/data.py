@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip', 'pool_map',
            'generate_something_synthetic', 'generate_something_synthetic_cli', 'require_gulpio2', 'SSv2Adapter',
-           'gulp_ssv2', 'gulp_ssv2_cli', 'VideoTooShortError', 'VideoDecodeError', 'sample_frame_indices',
-           'GulpVideoDataset', 'dump_gulp_to_webm', 'dump_gulp_to_webm_cli', 'prepare_dataset']
+           'remove_stale_partials', 'process_alive', 'gulp_ssv2', 'gulp_ssv2_cli', 'VideoTooShortError',
+           'VideoDecodeError', 'sample_frame_indices', 'GulpVideoDataset', 'dump_gulp_to_webm', 'dump_gulp_to_webm_cli',
+           'prepare_dataset']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
 import csv, json, os, shutil, tempfile, warnings
@@ -342,6 +343,27 @@ def _label_lookup(entries, labels_path, labels_map):
                          f"the label map {labels_map if not isinstance(labels_map, dict) else '(dict)'}; pass the labels.json of the same dataset as labels_map.")
     return lookup
 
+# %% ../nbs/00_data.ipynb #d8c3d016
+def remove_stale_partials(out_dir:Path # the gulp directory about to be written
+                         ) -> list: # the folders removed
+    "Remove the hidden partial folders that killed gulps of `out_dir` left beside it, with a warning each; those of live runs stay."
+    out_dir, removed = Path(out_dir), []
+    for p in sorted(out_dir.parent.glob(f'.{out_dir.name}.partial-*')):
+        pid = p.name.removeprefix(f'.{out_dir.name}.partial-').split('-')[0]
+        if pid.isdigit() and process_alive(int(pid)): continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+        warnings.warn(f"removed {p}, left by an interrupted gulp of {out_dir.name}; the split is gulped again from the start.")
+    return removed
+
+def process_alive(pid:int) -> bool:
+    "Whether a process with this id runs on this machine."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+
 # %% ../nbs/00_data.ipynb #596714ea
 def _prepare_out_dir(out_dir, overwrite):
     "Refuse a non-empty `out_dir` unless `overwrite`; return a fresh hidden sibling folder to write into."
@@ -351,7 +373,8 @@ def _prepare_out_dir(out_dir, overwrite):
         raise FileExistsError(f"{out_dir} already exists and is not empty; pass overwrite=True to replace it or choose another out_dir.")
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.partial-', dir=out_dir.parent))
+        remove_stale_partials(out_dir)
+        return Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.partial-{os.getpid()}-', dir=out_dir.parent))
     except OSError as e: raise type(e)(f"cannot write into {out_dir.parent} ({e.strerror}); choose an out_dir you can write to.") from None
 
 def _move_into_place(tmp, out_dir):
