@@ -6,24 +6,22 @@
 __all__ = ['MAX_RUN_EXACT_FRAMES', 'BatchError', 'ModelSpec', 'read_model_spec', 'SplitFeatures', 'Chunk', 'plan_chunks',
            'cached_model', 'solve_in_halves', 'compute_chunk', 'ResultsStore', 'stored_arguments', 'consecutive_rows',
            'EsvRun', 'class_names_of', 'check_longest_video', 'plan_run', 'format_summary', 'chunk_tasks',
-           'save_results', 'compute_esvs', 'connect', 'on_dask', 'compute_esvs_cli']
+           'save_results', 'compute_esvs', 'connect', 'on_dask']
 
 # %% ../nbs/09_batch.ipynb #03542f7e
 import csv, fcntl, hashlib, json, logging, shutil, sys, time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import h5py
 import numpy as np
 import torch
 from fastcore.basics import patch
-from fastcore.script import call_parse
 from tqdm import tqdm
 
 import play_fair
-from .cli import run_cli
+from .commands import compute_esvs_cli # the command, defined where --help needs no torch
 from .data import sample_frame_indices
 from .files import atomic_path, atomic_write, differing_arguments, file_digest, output_file, read_json
 from .models import MultiscaleTRN, get_device, load_model
@@ -560,41 +558,3 @@ def on_dask(client, # a `dask.distributed.Client`
         future.release()
         submit()
         yield result
-
-# %% ../nbs/09_batch.ipynb #a41862e0
-@call_parse
-def compute_esvs_cli(
-    model_spec:str, # model spec JSON file, e.g. {"model": "checkpoints/mtrn", "features": "features/mtrn.h5", "split": "validation", "name": "MTRN", "dataset": "Something-Synthetic"} (relative paths are read from the spec's folder), or a checkpoint folder with --features
-    priors_csv:str, # class priors CSV (from compute-class-priors)
-    out:str, # results HDF5 file to write
-    sample_n_frames:int=8, # frames sampled per video, -1 for all frames
-    approximate:bool=False, # approximate ESVs with a fixed budget per video
-    budget:int=None, # model evaluations per video (with --approximate)
-    method:Annotated[str, f"approximation method (default: {DEFAULT_APPROXIMATION}, the most accurate for a budget; "
-                          "constructive is the original's sampler)", dict(choices=METHODS)]=None,
-    approximate_max_samples_per_scale:int=None, # the original's flag: its constructive sampler with this many subsets per scale
-    approximate_n_iters:int=None, # the original's flag: repeats of its constructive sampler (default 1)
-    seed:int=0, # random seed of the approximation
-    device:str=None, # cpu, cuda, cuda:1, ... (default: the GPU if there is one)
-    workers:int=0, # compute on a local Dask cluster of this many processes
-    scheduler:str=None, # compute on an existing Dask cluster, e.g. tcp://host:8786
-    connect_timeout:float=5, # seconds to wait for the scheduler
-    split:str=None, # the features file's split (default: the spec's, else validation)
-    features:str=None, # features HDF5 (default: the spec's)
-    model_name:str=None, # model name stored with the results (default: the spec's)
-    dataset:str=None, # dataset name stored with the results (default: the spec's)
-    chunk_size:int=1024, # videos computed and saved together
-    stop_after:int=None, # compute at most this many chunks, then stop (run again to go on)
-    other_backbone:bool=False, # the features are of another backbone than the one the model was trained on, on purpose
-    quiet:bool=False, # no progress bars, resume line or summary
-) -> int: # exit status
-    "Compute the ESVs of every video of a split into an HDF5 results file. Work is saved chunk by chunk: an interrupted run resumes when the same command is run again."
-    def work():
-        original = dict(max_samples=approximate_max_samples_per_scale, n_iters=approximate_n_iters)  # the original's sampler
-        if not approximate and (budget is not None or method is not None): raise BatchError("--budget and --method need --approximate.")
-        s = compute_esvs(model_spec, priors_csv, out, sample_n_frames, approximate=(method or True) if approximate else None, **original,
-                         budget=budget, seed=seed, device=device, split=split, features=features, model_name=model_name,
-                         dataset=dataset, chunk_size=chunk_size, workers=workers, scheduler=scheduler,
-                         connect_timeout=connect_timeout, stop_after=stop_after, other_backbone=other_backbone, quiet=quiet)
-        if not quiet: print(format_summary(s))
-    return run_cli(work, compute_esvs_cli)

@@ -4,10 +4,9 @@
 
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip', 'pool_map',
-           'generate_something_synthetic', 'generate_something_synthetic_cli', 'require_gulpio2', 'SSv2Adapter',
-           'remove_stale_partials', 'process_alive', 'gulp_ssv2', 'gulp_ssv2_cli', 'VideoTooShortError',
-           'VideoDecodeError', 'sample_frame_indices', 'GulpVideoDataset', 'dump_gulp_to_webm', 'dump_gulp_to_webm_cli',
-           'prepare_dataset']
+           'generate_something_synthetic', 'require_gulpio2', 'SSv2Adapter', 'remove_stale_partials', 'process_alive',
+           'gulp_ssv2', 'VideoTooShortError', 'VideoDecodeError', 'sample_frame_indices', 'GulpVideoDataset',
+           'dump_gulp_to_webm', 'prepare_dataset']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
 import csv, json, os, shutil, tempfile, warnings
@@ -21,9 +20,7 @@ from fastcore.basics import patch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from fastcore.script import call_parse
-
-from .cli import run_cli
+from .commands import dump_gulp_to_webm_cli, generate_something_synthetic_cli, gulp_ssv2_cli # the commands, defined where --help needs no torch
 from .files import atomic_path, atomic_write
 from .labels import find_beside, label_gulp_metas, read_classes, read_labels, template_index, template_key
 from .progress import progress_bar
@@ -255,22 +252,6 @@ def generate_something_synthetic(root,                 # folder to write the dat
         csv.writer(f).writerows([('name', 'id'), *((c, i) for i, c in enumerate(CLASSES))])
     return root
 
-# %% ../nbs/00_data.ipynb #c70417c5
-@call_parse
-def generate_something_synthetic_cli(out_dir:str, # folder to write the dataset into (created if needed)
-                                     n_train:int=2000, # training videos
-                                     n_val:int=500, # validation videos
-                                     seed:int=0, # the same seed gives the same dataset
-                                     size:int=64, # frame height and width in pixels
-                                     workers:int=2, # processes rendering videos
-                                     quiet:bool=False, # no progress bar
-                                    ):
-    "Write Something-Synthetic, rendered videos in Something-Something v2's format (split files, labels.json, classes.csv, videos/), ready for gulp-ssv2."
-    def work():
-        root = generate_something_synthetic(out_dir, n_train, n_val, size=size, seed=seed, n_workers=workers, progress=not quiet)
-        print(f"wrote {n_train} training and {n_val} validation videos to {root}")
-    return run_cli(work, generate_something_synthetic_cli, resumes=False)
-
 # %% ../nbs/00_data.ipynb #1f6ebbd6
 try:
     from gulpio2 import GulpDirectory, ChunkWriter
@@ -437,26 +418,6 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
     if len(skipped) > 10: warnings.warn(f"skipped {len(skipped) - 10} more videos; {out_dir/'gulp_summary.json'} lists them all.")
     return summary
 
-# %% ../nbs/00_data.ipynb #3cc47cc8
-@call_parse
-def gulp_ssv2_cli(labels_json:str, # split file, e.g. something-something-v2-validation.json
-                  videos_dir:str, # folder of <id>.webm videos
-                  out_dir:str, # gulp directory to create
-                  labels_map:str=None, # labels.json (template → index; default: labels.json or something-something-v2-labels.json beside LABELS_JSON)
-                  fps:float=8, # resample videos to this frame rate
-                  short_side:int=None, # resize so the shorter side has this many pixels
-                  workers:int=2, # processes decoding videos
-                  videos_per_chunk:int=100, # videos per gulp chunk
-                  overwrite:bool=False, # replace OUT_DIR if it is not empty
-                  quiet:bool=False, # no progress bar
-                 ):
-    "Gulp the videos of a Something-Something-v2-format split into a gulpio2 directory."
-    def work():
-        s = gulp_ssv2(labels_json, videos_dir, out_dir, labels_map=labels_map, fps=fps, short_side=short_side, n_workers=workers,
-                      videos_per_chunk=videos_per_chunk, overwrite=overwrite, progress=not quiet)
-        print(f"gulped {s['written']} videos into {out_dir}, skipped {len(s['skipped'])}")
-    return run_cli(work, gulp_ssv2_cli, resumes=False)
-
 # %% ../nbs/00_data.ipynb #1d8cf292
 class VideoTooShortError(ValueError):
     "A video has fewer frames than the number of frames to sample from it."
@@ -572,19 +533,6 @@ def dump_gulp_to_webm(gulp_dir,             # a gulpio2 directory
         write_webm(out_dir/f'{uid}.webm', ds[uid][0], fps=fps)
         counts['written'] += 1
     return counts
-
-# %% ../nbs/00_data.ipynb #b6db4891
-@call_parse
-def dump_gulp_to_webm_cli(gulp_dir:str, # a gulpio2 directory
-                          out_dir:str, # folder for the .webm files
-                          fps:float=8, # frame rate of the webm files
-                          quiet:bool=False, # no progress bar
-                         ):
-    "Write the videos of a gulp directory as <uid>.webm files for the ESV explorer (existing files are kept)."
-    def work():
-        c = dump_gulp_to_webm(gulp_dir, out_dir, fps=fps, progress=not quiet)
-        print(f"wrote {c['written']} videos to {out_dir} ({c['existing']} were there already)")
-    return run_cli(work, dump_gulp_to_webm_cli)
 
 # %% ../nbs/00_data.ipynb #0eb8f32d
 def prepare_dataset(data_root=None, # an SSv2-format root (split files, classes.csv, videos/); None: generate a tiny Something-Synthetic

@@ -4,23 +4,21 @@
 
 # %% auto #0
 __all__ = ['backbone_fingerprint', 'write_video', 'finish_split', 'extract_features', 'split_group', 'row_lengths',
-           'read_split_index', 'FeatureDataset', 'write_features', 'convert_original_features', 'extract_features_cli',
-           'features_backbone', 'record_backbone', 'trained_backbone', 'check_backbone']
+           'read_split_index', 'FeatureDataset', 'write_features', 'convert_original_features', 'features_backbone',
+           'record_backbone', 'trained_backbone', 'check_backbone']
 
 # %% ../nbs/02_features.ipynb #e7124538
 import hashlib, json, warnings
 from collections import deque
 from pathlib import Path
-from typing import Annotated
 
 import h5py
 import numpy as np
 import torch
-from fastcore.script import call_parse
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .cli import run_cli
+from .commands import extract_features_cli # the command, defined where --help needs no torch
 from .data import GulpVideoDataset, VideoDecodeError, VideoTooShortError, sample_frame_indices
 from .models import IMAGENET_NORM, PRECISIONS, autocast, frames_to_tensor, get_device, load_backbone, resolve_precision
 from .progress import progress_bar
@@ -314,36 +312,6 @@ def convert_original_features(src, # a features file, e.g. written by the origin
             write_video(g.require_group('features'), ds.uids[i], ds.video(i), ds.labels[i])
         finish_split(g, ds.uids)
     return Path(dst)
-
-# %% ../nbs/02_features.ipynb #b9a0b5c7
-@call_parse
-def extract_features_cli(gulp_dir:str, # gulp directory of the split, or the folder holding one per split (GULP_DIR/<split>)
-                         backbone:str, # backbone checkpoint folder (written by save_backbone)
-                         out:str, # features HDF5 file to write or extend
-                         split:Annotated[str, "split to extract, its name in OUT; repeat for several (--split train --split validation), "
-                                              "each read from GULP_DIR/<split> (default: validation)", dict(action='append')]=None,
-                         batch_size:int=256, # frames per forward pass
-                         device:str=None, # cpu, cuda, ... (default: the GPU if there is one)
-                         workers:int=0, # processes decoding frames
-                         precision:Annotated[str, "backbone arithmetic: auto is bfloat16 where the device computes it natively",
-                                             dict(choices=PRECISIONS)]='auto',
-                         quiet:bool=False, # no progress bar
-                         n_workers:int=None, # the same as --workers (the original extract_features.py's name)
-                         labels_map:str=None, # label map (template → index) for gulp directories whose meta has no class index (default: found in or beside each)
-                        ):
-    "Run a backbone over every frame of gulped splits and write the per-frame features to HDF5 (resumable; other splits are kept)."
-    def work():
-        splits, root = [split] if isinstance(split, str) else split or ['validation'], Path(gulp_dir)
-        dirs = {s: root/s if (root/s).is_dir() else root for s in splits}
-        if len(dirs) > 1 and (missing := [s for s, d in dirs.items() if d == root]):
-            raise FileNotFoundError(f"there is no gulp directory {root/missing[0]}; with several splits, GULP_DIR is the folder holding a gulp directory per split.")
-        model = load_backbone(backbone, device=device) if output_file(out) else None
-        for s, d in dirs.items():
-            path = extract_features(d, model, out, s, labels_map=labels_map, batch_size=batch_size, device=device,
-                                    num_workers=workers if n_workers is None else n_workers, precision=precision, progress=not quiet)
-            with h5py.File(path, 'r') as f: skipped = json.loads(f[s].attrs.get('skipped', '{}'))
-            print(f"features of {s!r} are in {path}" + (f"; videos left out as they cannot be decoded ({len(skipped)}): {', '.join(skipped)}" if skipped else ''))
-    return run_cli(work, extract_features_cli)
 
 # %% ../nbs/02_features.ipynb #a4fc8010
 def features_backbone(path:Path # a features file
