@@ -12,12 +12,11 @@ import argparse, ipaddress, os, secrets, shutil, signal, socket, subprocess, sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import nbformat
-
 # %% ../nbs/07a_serve.ipynb #af6dde63
 def page_notebook(path # where to write the page's notebook (.ipynb)
                  ) -> Path:
     "Write the one-cell notebook Voila serves as the explorer page."
+    import nbformat  # here, not above: it takes seconds to import, which --help and a refused input need not wait for
     cell = nbformat.v4.new_code_cell('from play_fair.dashboard import open_explorer\nopen_explorer().widget')
     nb = nbformat.v4.new_notebook(cells=[cell])
     nb.metadata['kernelspec'] = dict(name='python3', display_name='Python 3', language='python')
