@@ -329,7 +329,8 @@ def truncated(path:Path, # a file torch.load failed to read
               error:Exception, # the error it raised
              ) -> bool:
     "Whether `path` is a torch.save file cut short: a zip archive without its end, or a legacy file ending mid-tensor."
-    with open(path, 'rb') as f: zipped = f.read(4) == b'PK\x03\x04'
+    with open(path, 'rb') as f: head = f.read(256)
+    zipped = head.startswith(b'PK\x03\x04') and b'data.pkl' in head  # torch.save's archive begins with its data.pkl entry
     return (zipped and not zipfile.is_zipfile(path)) or isinstance(error, EOFError) or 'unexpected EOF' in str(error)
 
 
