@@ -6,28 +6,26 @@
 __all__ = ['MAX_RUN_EXACT_FRAMES', 'BatchError', 'ModelSpec', 'read_model_spec', 'SplitFeatures', 'Chunk', 'plan_chunks',
            'cached_model', 'solve_in_halves', 'compute_chunk', 'ResultsStore', 'stored_arguments', 'consecutive_rows',
            'EsvRun', 'class_names_of', 'check_longest_video', 'plan_run', 'format_summary', 'chunk_tasks',
-           'save_results', 'compute_esvs', 'connect', 'on_dask', 'compute_esvs_cli']
+           'save_results', 'compute_esvs', 'connect', 'on_dask']
 
 # %% ../nbs/09_batch.ipynb #03542f7e
 import csv, fcntl, hashlib, json, logging, shutil, sys, time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
 import h5py
 import numpy as np
 import torch
 from fastcore.basics import patch
-from fastcore.script import call_parse
 from tqdm import tqdm
 
 import play_fair
-from .cli import run_cli
+from .commands import compute_esvs_cli # the command, defined where --help needs no torch
 from .data import sample_frame_indices
-from .files import atomic_path, atomic_write, differing_arguments, file_digest
-from .models import MultiscaleTRN, load_model
-from .features import FeatureDataset
+from .files import atomic_path, atomic_write, differing_arguments, file_digest, output_file, read_json
+from .models import MultiscaleTRN, get_device, load_model
+from .features import FeatureDataset, check_backbone
 from .priors import load_priors
 from .esv import ESVTooLargeError
 from .multiscale import exact_model_esvs, multiscale_heads
@@ -65,9 +63,7 @@ def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder or fil
                          "checkpoint itself, a play_fair checkpoint folder or the original's file (e.g. "
                          "checkpoints/features/mtrn_8_frames.pth), with --features FEATURES_H5, or a model spec JSON.")
     elif spec.is_file():
-        try: d = json.loads(spec.read_text())
-        except json.JSONDecodeError as e:
-            raise BatchError(f"The model spec {spec} is not valid JSON ({e.msg}, line {e.lineno}).") from None
+        d = read_json(spec, "fix the model spec")
         if not isinstance(d, dict) or 'model' not in d or set(d) - set(_SPEC_KEYS):
             raise BatchError(f"The model spec {spec} must be a JSON object with a \"model\" checkpoint folder and "
                              f"optionally {', '.join(repr(k) for k in _SPEC_KEYS[1:])}.")
@@ -235,7 +231,7 @@ def start(self:ResultsStore) -> bool: # True when `OUT` is already complete
     self.out.parent.mkdir(parents=True, exist_ok=True)
     self.parts.mkdir(exist_ok=True)
     manifest = self.parts/'manifest.json'
-    if manifest.exists(): self._check(json.loads(manifest.read_text())['arguments'], self.parts)
+    if manifest.exists(): self._check(read_json(manifest, f"delete {self.parts} to start over", ('arguments',))['arguments'], self.parts)
     self._lock = open(self.parts/'lock', 'a')
     try: fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -389,11 +385,12 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
              chunk_size:int=1024, # videos per chunk: the unit of batching, saving and resuming
              max_samples:int=None, # the original's constructive sampler: subsets per scale (implies approximate='constructive')
              n_iters:int=None, # the original's constructive sampler: repeats (default 1)
+             other_backbone:bool=False, # the features are of another backbone than the model's, on purpose
             ) -> EsvRun:
     "Check a run's inputs, chunk its videos and fingerprint its arguments, before anything is computed."
     spec = read_model_spec(model_spec, features=features, split=split, name=model_name, dataset=dataset)
-    priors_csv = Path(priors_csv)
-    if not priors_csv.is_file(): raise BatchError(f"The priors file {priors_csv} does not exist; run compute-class-priors first.")
+    if not (priors_csv := Path(priors_csv)).is_file(): raise BatchError(f"The priors file {priors_csv} does not exist; run compute-class-priors first.")
+    check_backbone(spec.model, spec.features, other_backbone)
     model = load_model(spec.model, device='cpu')
     spec.name = spec.name or ('MTRN' if isinstance(model, MultiscaleTRN) else 'TSN')
     head = model.heads[0] if isinstance(model, MultiscaleTRN) else model
@@ -489,6 +486,7 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
     if Path(out).suffix == '.pkl': raise BatchError(f"{out} ends in .pkl, but compute-esvs writes HDF5 and never pickles; name it .h5.")
     if workers and scheduler: raise BatchError("Pass either workers (a local cluster) or scheduler (an existing one), not both.")
     if workers < 0: raise BatchError(f"--workers must be 0 (compute in this process) or a number of Dask processes, got {workers}.")
+    get_device(device), output_file(out)  # a bad device or an output folder is refused before OUT.parts/ is made
     run = plan_run(model_spec, priors_csv, n_frames, **kwargs)
     store, client, cluster = ResultsStore(out, run.arguments, run.inputs), None, None
     try:
@@ -560,40 +558,3 @@ def on_dask(client, # a `dask.distributed.Client`
         future.release()
         submit()
         yield result
-
-# %% ../nbs/09_batch.ipynb #a41862e0
-@call_parse
-def compute_esvs_cli(
-    model_spec:str, # model spec JSON file, e.g. {"model": "checkpoints/mtrn", "features": "features/mtrn.h5", "split": "validation", "name": "MTRN", "dataset": "Something-Synthetic"} (relative paths are read from the spec's folder), or a checkpoint folder with --features
-    priors_csv:str, # class priors CSV (from compute-class-priors)
-    out:str, # results HDF5 file to write
-    sample_n_frames:int=8, # frames sampled per video, -1 for all frames
-    approximate:bool=False, # approximate ESVs with a fixed budget per video
-    budget:int=None, # model evaluations per video (with --approximate)
-    method:Annotated[str, f"approximation method (default: {DEFAULT_APPROXIMATION}, the most accurate for a budget; "
-                          "constructive is the original's sampler)", dict(choices=METHODS)]=None,
-    approximate_max_samples_per_scale:int=None, # the original's flag: its constructive sampler with this many subsets per scale
-    approximate_n_iters:int=None, # the original's flag: repeats of its constructive sampler (default 1)
-    seed:int=0, # random seed of the approximation
-    device:str=None, # cpu, cuda, cuda:1, ... (default: the GPU if there is one)
-    workers:int=0, # compute on a local Dask cluster of this many processes
-    scheduler:str=None, # compute on an existing Dask cluster, e.g. tcp://host:8786
-    connect_timeout:float=5, # seconds to wait for the scheduler
-    split:str=None, # the features file's split (default: the spec's, else validation)
-    features:str=None, # features HDF5 (default: the spec's)
-    model_name:str=None, # model name stored with the results (default: the spec's)
-    dataset:str=None, # dataset name stored with the results (default: the spec's)
-    chunk_size:int=1024, # videos computed and saved together
-    stop_after:int=None, # compute at most this many chunks, then stop (run again to go on)
-    quiet:bool=False, # no progress bars, resume line or summary
-) -> int: # exit status
-    "Compute the ESVs of every video of a split into an HDF5 results file. Work is saved chunk by chunk: an interrupted run resumes when the same command is run again."
-    def work():
-        original = dict(max_samples=approximate_max_samples_per_scale, n_iters=approximate_n_iters)  # the original's sampler
-        if not approximate and (budget is not None or method is not None): raise BatchError("--budget and --method need --approximate.")
-        s = compute_esvs(model_spec, priors_csv, out, sample_n_frames, approximate=(method or True) if approximate else None, **original,
-                         budget=budget, seed=seed, device=device, split=split, features=features, model_name=model_name,
-                         dataset=dataset, chunk_size=chunk_size, workers=workers, scheduler=scheduler,
-                         connect_timeout=connect_timeout, stop_after=stop_after, quiet=quiet)
-        if not quiet: print(format_summary(s))
-    return run_cli(work, compute_esvs_cli)

@@ -4,11 +4,10 @@
 
 # %% auto #0
 __all__ = ['SUPPORT', 'DISTRACT', 'EVIDENCE', 'ENV_VARS', 'make_demo', 'load_evidence', 'VideoFrames', 'tint', 'esv_strip',
-           'esv_figure', 'predictions_figure', 'named_classes', 'ESVExplorer', 'open_explorer', 'page_notebook',
-           'voila_command', 'serve', 'main']
+           'esv_figure', 'predictions_figure', 'named_classes', 'ESVExplorer', 'open_explorer']
 
 # %% ../nbs/07_dashboard.ipynb #72bec4bd
-import argparse, base64, html, io, json, os, shutil, signal, subprocess, sys, tempfile
+import base64, html, io, json, os, tempfile
 from copy import deepcopy
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +15,6 @@ from urllib.parse import parse_qs
 
 import av
 import ipywidgets as W
-import nbformat
 import numpy as np
 import plotly.graph_objects as go
 from fastcore.basics import patch
@@ -26,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .data import CLASSES, generate_something_synthetic, read_video
 from .labels import read_classes
 from .results import CollatedResults, VideoResult, write_collated
+from .serve import main, serve # serving the page, kept light so that --help needs no widgets
 
 # %% ../nbs/07_dashboard.ipynb #27052ddf
 def _demo_run(rng, uids, labels, lengths, evidence, n, priors, noise=0.0):
@@ -524,68 +523,3 @@ def open_explorer(results_path=None, # collated results; None: $PLAY_FAIR_RESULT
     if query.get('n', [''])[0].lstrip('-').isdigit(): kwargs.setdefault('n_frames', int(query['n'][0]))
     return ESVExplorer(paths['results_path'], paths['videos_dir'], compare_path=paths['compare_path'],
                        data_root=paths['data_root'], classes=paths.get('classes'), **kwargs)
-
-# %% ../nbs/07_dashboard.ipynb #af6dde63
-def page_notebook(path # where to write the page's notebook (.ipynb)
-                 ) -> Path:
-    "Write the one-cell notebook Voila serves as the explorer page."
-    cell = nbformat.v4.new_code_cell('from play_fair.dashboard import open_explorer\nopen_explorer().widget')
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    nb.metadata['kernelspec'] = dict(name='python3', display_name='Python 3', language='python')
-    nbformat.write(nb, str(path))
-    return Path(path)
-
-# %% ../nbs/07_dashboard.ipynb #9deb4999
-def voila_command(page, # the page notebook
-                  port:int=8866, # port to serve on
-                  ip:str='127.0.0.1', # address to bind; 127.0.0.1 keeps the page on this machine
-                  open_browser:bool=False, # open a browser tab
-                 ) -> list:
-    "The command line that serves `page` with Voila."
-    return [sys.executable, '-m', 'voila', str(page), f'--port={port}', f'--Voila.ip={ip}',
-            '--no-browser' if not open_browser else '--Voila.open_browser=True', '--theme=light']
-
-# %% ../nbs/07_dashboard.ipynb #33dd6a1f
-def serve(results_path=None, videos_dir=None, *, compare_path=None, data_root=None, classes=None, # as for `open_explorer`
-          port:int=8866, ip:str='127.0.0.1', open_browser:bool=False, # as for `voila_command`
-          wait:bool=True, # block until Voila stops (Ctrl-C); False returns the running process
-         ) -> subprocess.Popen|int:
-    "Serve the explorer on `results_path` and `videos_dir` as a web page with Voila."
-    env = dict(os.environ)
-    for key, value in dict(results_path=results_path, videos_dir=videos_dir, compare_path=compare_path, data_root=data_root,
-                           classes=classes).items():
-        if value:
-            if not Path(value).exists(): raise FileNotFoundError(f"{key.replace('_', ' ')} {value} does not exist.")
-            env[ENV_VARS[key]] = str(Path(value).resolve())
-    page = page_notebook(Path(tempfile.mkdtemp(prefix='play_fair-explorer-'))/'ESV_explorer.ipynb')
-    proc = subprocess.Popen(voila_command(page, port, ip, open_browser), env=env, cwd=page.parent)
-    if not wait: return proc
-    print(f"ESV explorer at http://{ip}:{port}/  (Ctrl-C stops it)")
-    try: return proc.wait()
-    except KeyboardInterrupt: return 0
-    finally:  # on Ctrl-C or SIGTERM too: stop Voila (it stops its kernels) and remove the page
-        if proc.poll() is None:
-            proc.terminate()
-            try: proc.wait(30)
-            except subprocess.TimeoutExpired: proc.kill()
-        shutil.rmtree(page.parent, ignore_errors=True)
-
-# %% ../nbs/07_dashboard.ipynb #377ad799
-def main(argv=None):
-    "Command line `play-fair-explore`: serve the ESV explorer as a web page."
-    p = argparse.ArgumentParser(prog='play-fair-explore', description="Serve the ESV explorer for a collated results file and its videos (Voila, localhost).")
-    p.add_argument('results', nargs='?', help='collated ESV results file (.h5); omitted: a small demo')
-    p.add_argument('videos', nargs='?', help='folder of <uid>.webm videos')
-    p.add_argument('classes', nargs='?', help="classes CSV (name,id) naming the classes, as the original's explorer took "
-                   "(default: the names stored in RESULTS)")
-    p.add_argument('--compare', help='a second collated results file, shown side by side')
-    p.add_argument('--data-root', help="dataset folder whose validation.json lists evidence frames")
-    p.add_argument('--port', type=int, default=8866, help='port (default 8866)')
-    p.add_argument('--ip', default='127.0.0.1', help='address to bind (default 127.0.0.1, this machine only)')
-    p.add_argument('--open', action='store_true', help='open a browser tab')
-    a = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so that `serve` cleans up
-    try: code = serve(a.results, a.videos, compare_path=a.compare, data_root=a.data_root, classes=a.classes, port=a.port, ip=a.ip,
-                      open_browser=a.open)
-    except FileNotFoundError as e: sys.exit(f"error: {e}")
-    sys.exit(code)

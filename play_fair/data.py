@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip', 'pool_map',
-           'generate_something_synthetic', 'generate_something_synthetic_cli', 'require_gulpio2', 'SSv2Adapter',
-           'gulp_ssv2', 'gulp_ssv2_cli', 'VideoTooShortError', 'VideoDecodeError', 'sample_frame_indices',
-           'GulpVideoDataset', 'dump_gulp_to_webm', 'dump_gulp_to_webm_cli', 'prepare_dataset']
+           'generate_something_synthetic', 'require_gulpio2', 'SSv2Adapter', 'remove_stale_partials', 'process_alive',
+           'gulp_ssv2', 'VideoTooShortError', 'VideoDecodeError', 'sample_frame_indices', 'GulpVideoDataset',
+           'dump_gulp_to_webm', 'prepare_dataset']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
 import csv, json, os, shutil, tempfile, warnings
@@ -20,9 +20,7 @@ from fastcore.basics import patch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from fastcore.script import call_parse
-
-from .cli import run_cli
+from .commands import dump_gulp_to_webm_cli, generate_something_synthetic_cli, gulp_ssv2_cli # the commands, defined where --help needs no torch
 from .files import atomic_path, atomic_write
 from .labels import find_beside, label_gulp_metas, read_classes, read_labels, template_index, template_key
 from .progress import progress_bar
@@ -254,22 +252,6 @@ def generate_something_synthetic(root,                 # folder to write the dat
         csv.writer(f).writerows([('name', 'id'), *((c, i) for i, c in enumerate(CLASSES))])
     return root
 
-# %% ../nbs/00_data.ipynb #c70417c5
-@call_parse
-def generate_something_synthetic_cli(out_dir:str, # folder to write the dataset into (created if needed)
-                                     n_train:int=2000, # training videos
-                                     n_val:int=500, # validation videos
-                                     seed:int=0, # the same seed gives the same dataset
-                                     size:int=64, # frame height and width in pixels
-                                     workers:int=2, # processes rendering videos
-                                     quiet:bool=False, # no progress bar
-                                    ):
-    "Write Something-Synthetic, rendered videos in Something-Something v2's format (split files, labels.json, classes.csv, videos/), ready for gulp-ssv2."
-    def work():
-        root = generate_something_synthetic(out_dir, n_train, n_val, size=size, seed=seed, n_workers=workers, progress=not quiet)
-        print(f"wrote {n_train} training and {n_val} validation videos to {root}")
-    return run_cli(work, generate_something_synthetic_cli, resumes=False)
-
 # %% ../nbs/00_data.ipynb #1f6ebbd6
 try:
     from gulpio2 import GulpDirectory, ChunkWriter
@@ -342,6 +324,27 @@ def _label_lookup(entries, labels_path, labels_map):
                          f"the label map {labels_map if not isinstance(labels_map, dict) else '(dict)'}; pass the labels.json of the same dataset as labels_map.")
     return lookup
 
+# %% ../nbs/00_data.ipynb #d8c3d016
+def remove_stale_partials(out_dir:Path # the gulp directory about to be written
+                         ) -> list: # the folders removed
+    "Remove the hidden partial folders that killed gulps of `out_dir` left beside it, with a warning each; those of live runs stay."
+    out_dir, removed = Path(out_dir), []
+    for p in sorted(out_dir.parent.glob(f'.{out_dir.name}.partial-*')):
+        pid = p.name.removeprefix(f'.{out_dir.name}.partial-').split('-')[0]
+        if pid.isdigit() and process_alive(int(pid)): continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+        warnings.warn(f"removed {p}, left by an interrupted gulp of {out_dir.name}; the split is gulped again from the start.")
+    return removed
+
+def process_alive(pid:int) -> bool:
+    "Whether a process with this id runs on this machine."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+
 # %% ../nbs/00_data.ipynb #596714ea
 def _prepare_out_dir(out_dir, overwrite):
     "Refuse a non-empty `out_dir` unless `overwrite`; return a fresh hidden sibling folder to write into."
@@ -351,7 +354,8 @@ def _prepare_out_dir(out_dir, overwrite):
         raise FileExistsError(f"{out_dir} already exists and is not empty; pass overwrite=True to replace it or choose another out_dir.")
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.partial-', dir=out_dir.parent))
+        remove_stale_partials(out_dir)
+        return Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.partial-{os.getpid()}-', dir=out_dir.parent))
     except OSError as e: raise type(e)(f"cannot write into {out_dir.parent} ({e.strerror}); choose an out_dir you can write to.") from None
 
 def _move_into_place(tmp, out_dir):
@@ -413,26 +417,6 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
     for uid, why in list(summary['skipped'].items())[:10]: warnings.warn(f'skipped video {uid}: {why}.')
     if len(skipped) > 10: warnings.warn(f"skipped {len(skipped) - 10} more videos; {out_dir/'gulp_summary.json'} lists them all.")
     return summary
-
-# %% ../nbs/00_data.ipynb #3cc47cc8
-@call_parse
-def gulp_ssv2_cli(labels_json:str, # split file, e.g. something-something-v2-validation.json
-                  videos_dir:str, # folder of <id>.webm videos
-                  out_dir:str, # gulp directory to create
-                  labels_map:str=None, # labels.json (template → index; default: labels.json or something-something-v2-labels.json beside LABELS_JSON)
-                  fps:float=8, # resample videos to this frame rate
-                  short_side:int=None, # resize so the shorter side has this many pixels
-                  workers:int=2, # processes decoding videos
-                  videos_per_chunk:int=100, # videos per gulp chunk
-                  overwrite:bool=False, # replace OUT_DIR if it is not empty
-                  quiet:bool=False, # no progress bar
-                 ):
-    "Gulp the videos of a Something-Something-v2-format split into a gulpio2 directory."
-    def work():
-        s = gulp_ssv2(labels_json, videos_dir, out_dir, labels_map=labels_map, fps=fps, short_side=short_side, n_workers=workers,
-                      videos_per_chunk=videos_per_chunk, overwrite=overwrite, progress=not quiet)
-        print(f"gulped {s['written']} videos into {out_dir}, skipped {len(s['skipped'])}")
-    return run_cli(work, gulp_ssv2_cli, resumes=False)
 
 # %% ../nbs/00_data.ipynb #1d8cf292
 class VideoTooShortError(ValueError):
@@ -549,19 +533,6 @@ def dump_gulp_to_webm(gulp_dir,             # a gulpio2 directory
         write_webm(out_dir/f'{uid}.webm', ds[uid][0], fps=fps)
         counts['written'] += 1
     return counts
-
-# %% ../nbs/00_data.ipynb #b6db4891
-@call_parse
-def dump_gulp_to_webm_cli(gulp_dir:str, # a gulpio2 directory
-                          out_dir:str, # folder for the .webm files
-                          fps:float=8, # frame rate of the webm files
-                          quiet:bool=False, # no progress bar
-                         ):
-    "Write the videos of a gulp directory as <uid>.webm files for the ESV explorer (existing files are kept)."
-    def work():
-        c = dump_gulp_to_webm(gulp_dir, out_dir, fps=fps, progress=not quiet)
-        print(f"wrote {c['written']} videos to {out_dir} ({c['existing']} were there already)")
-    return run_cli(work, dump_gulp_to_webm_cli)
 
 # %% ../nbs/00_data.ipynb #0eb8f32d
 def prepare_dataset(data_root=None, # an SSv2-format root (split files, classes.csv, videos/); None: generate a tiny Something-Synthetic

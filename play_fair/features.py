@@ -4,29 +4,30 @@
 
 # %% auto #0
 __all__ = ['backbone_fingerprint', 'write_video', 'finish_split', 'extract_features', 'split_group', 'row_lengths',
-           'read_split_index', 'FeatureDataset', 'write_features', 'convert_original_features', 'extract_features_cli']
+           'read_split_index', 'FeatureDataset', 'write_features', 'convert_original_features', 'features_backbone',
+           'record_backbone', 'trained_backbone', 'check_backbone']
 
 # %% ../nbs/02_features.ipynb #e7124538
 import hashlib, json, warnings
 from collections import deque
 from pathlib import Path
-from typing import Annotated
 
 import h5py
 import numpy as np
 import torch
-from fastcore.script import call_parse
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .cli import run_cli
+from .commands import extract_features_cli # the command, defined where --help needs no torch
 from .data import GulpVideoDataset, VideoDecodeError, VideoTooShortError, sample_frame_indices
 from .models import IMAGENET_NORM, PRECISIONS, autocast, frames_to_tensor, get_device, load_backbone, resolve_precision
 from .progress import progress_bar
+from .files import atomic_write, output_file, read_json
 
 # %% ../nbs/02_features.ipynb #270bc6ee
 def _open_h5(path, mode):
     "Open an HDF5 file, with one clear sentence when it cannot be read."
+    output_file(path)
     try: return h5py.File(path, mode)
     except OSError as e:
         if mode == 'r' and not Path(path).exists(): raise FileNotFoundError(f"There is no features file {path}; write one with extract_features.") from None
@@ -312,32 +313,40 @@ def convert_original_features(src, # a features file, e.g. written by the origin
         finish_split(g, ds.uids)
     return Path(dst)
 
-# %% ../nbs/02_features.ipynb #b9a0b5c7
-@call_parse
-def extract_features_cli(gulp_dir:str, # gulp directory of the split, or the folder holding one per split (GULP_DIR/<split>)
-                         backbone:str, # backbone checkpoint folder (written by save_backbone)
-                         out:str, # features HDF5 file to write or extend
-                         split:Annotated[str, "split to extract, its name in OUT; repeat for several (--split train --split validation), "
-                                              "each read from GULP_DIR/<split> (default: validation)", dict(action='append')]=None,
-                         batch_size:int=256, # frames per forward pass
-                         device:str=None, # cpu, cuda, ... (default: the GPU if there is one)
-                         workers:int=0, # processes decoding frames
-                         precision:Annotated[str, "backbone arithmetic: auto is bfloat16 where the device computes it natively",
-                                             dict(choices=PRECISIONS)]='auto',
-                         quiet:bool=False, # no progress bar
-                         n_workers:int=None, # the same as --workers (the original extract_features.py's name)
-                         labels_map:str=None, # label map (template → index) for gulp directories whose meta has no class index (default: found in or beside each)
-                        ):
-    "Run a backbone over every frame of gulped splits and write the per-frame features to HDF5 (resumable; other splits are kept)."
-    def work():
-        splits, root = [split] if isinstance(split, str) else split or ['validation'], Path(gulp_dir)
-        dirs = {s: root/s if (root/s).is_dir() else root for s in splits}
-        if len(dirs) > 1 and (missing := [s for s, d in dirs.items() if d == root]):
-            raise FileNotFoundError(f"there is no gulp directory {root/missing[0]}; with several splits, GULP_DIR is the folder holding a gulp directory per split.")
-        model = load_backbone(backbone, device=device)
-        for s, d in dirs.items():
-            path = extract_features(d, model, out, s, labels_map=labels_map, batch_size=batch_size, device=device,
-                                    num_workers=workers if n_workers is None else n_workers, precision=precision, progress=not quiet)
-            with h5py.File(path, 'r') as f: skipped = json.loads(f[s].attrs.get('skipped', '{}'))
-            print(f"features of {s!r} are in {path}" + (f"; videos left out as they cannot be decoded ({len(skipped)}): {', '.join(skipped)}" if skipped else ''))
-    return run_cli(work, extract_features_cli)
+# %% ../nbs/02_features.ipynb #a4fc8010
+def features_backbone(path:Path # a features file
+                     ) -> str|None: # the backbone's fingerprint, or None when the file records none
+    "The fingerprint of the backbone a features file was computed with."
+    with _open_h5(path, 'r') as f: v = f.attrs.get('backbone_fingerprint')
+    return None if v is None else str(v)
+
+
+# %% ../nbs/02_features.ipynb #a0a778f7
+def record_backbone(folder:Path, # a checkpoint folder written by `save_model`
+                    fingerprint:str|None, # the fingerprint of the backbone its training features came from
+                   ) -> Path: # the folder
+    "Record in a checkpoint's `config.json` the backbone whose features its model was trained on."
+    config = json.loads((Path(folder)/'config.json').read_text())
+    atomic_write(Path(folder)/'config.json', json.dumps({**config, 'backbone_fingerprint': fingerprint}, indent=1).encode())
+    return Path(folder)
+
+def trained_backbone(model:Path # a checkpoint folder, or one of the original's files (which record none)
+                    ) -> str|None: # the fingerprint, or None when the checkpoint records none
+    "The fingerprint of the backbone a checkpoint's model was trained on, as `record_backbone` recorded it."
+    config = Path(model)/'config.json'
+    if not config.is_file(): return None
+    d = read_json(config, 'restore it from a copy, or save the model again')
+    return d.get('backbone_fingerprint') if isinstance(d, dict) else None
+
+
+# %% ../nbs/02_features.ipynb #272b6449
+def check_backbone(model:Path, # a checkpoint folder
+                   features:Path, # the features file it is to be evaluated on
+                   other_backbone:bool=False, # the features are of another backbone on purpose: do not refuse them
+                  ):
+    "Refuse features of another backbone than the one the model was trained on, unless `other_backbone`."
+    trained, given = trained_backbone(model), features_backbone(features)
+    if other_backbone or None in (trained, given) or trained == given: return
+    raise ValueError(f"{features} holds features of backbone {given}, but the model {model} was trained on features of backbone "
+                     f"{trained}; extract the features with that backbone, or pass other_backbone=True if this is intended.")
+

@@ -51,6 +51,8 @@ def read_classes(path): # a `classes.csv` (header `name,id`), or a label map suc
     with open(path, newline='') as f: rows = list(csv.DictReader(f))
     if not rows or not {'name', 'id'} <= set(rows[0]):
         raise ValueError(f"{path} must be a CSV with a header 'name,id' and one row per class.")
+    if bad := next((r for r in rows if not (r['id'] or '').strip().isdigit()), None):
+        raise ValueError(f"{path} gives class {bad['name']!r} the id {bad['id']!r}; each id must be a whole number, 0 to {len(rows) - 1}.")
     return [r['name'] for r in sorted(rows, key=lambda r: int(r['id']))]
 
 # %% ../nbs/00_labels.ipynb #1e5422cb

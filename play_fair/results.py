@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['RUN_DATASETS', 'RUN_ATTRS', 'h5_strings', 'plain_value', 'strings_array', 'create_run', 'write_run', 'write_collated',
-           'read_esvs', 'summarise_results', 'run_attributes', 'collate_esvs', 'collate_esvs_cli', 'VideoResult',
-           'CollatedResults', 'ArraysOnlyUnpickler', 'read_original_esvs', 'original_runs', 'import_original_esvs',
-           'import_original_esvs_cli']
+           'read_esvs', 'summarise_results', 'run_attributes', 'run_source', 'collate_esvs', 'collate_esvs_cli',
+           'VideoResult', 'CollatedResults', 'ArraysOnlyUnpickler', 'read_original_esvs', 'original_runs',
+           'import_original_esvs', 'import_original_esvs_cli']
 
 # %% ../nbs/06c_results.ipynb #656d2252
-import pickle
+import json, pickle
 from collections import Counter
 from contextlib import ExitStack
 from typing import Annotated
@@ -23,7 +23,7 @@ from fastcore.script import call_parse
 
 from .cli import run_cli
 
-from .files import atomic_path
+from .files import atomic_path, output_file
 
 # %% ../nbs/06c_results.ipynb #fb0986e3
 RUN_DATASETS = ('uids', 'labels', 'frame_idx', 'video_lengths', 'scores', 'esvs', 'priors') # every run has these
@@ -157,14 +157,25 @@ def run_attributes(path:Path # a results file of one run
     except OSError: pass
     raise ValueError(f"{path} is not a compute-esvs results file.")
 
+# %% ../nbs/06c_results.ipynb #b384a3d7
+def run_source(attrs:dict # root attributes of a run's results file (`run_attributes`)
+              ) -> dict: # model name, checkpoint digest, features digest and split, those the file records
+    "What a run was computed from: the model and features its results belong to."
+    args = attrs.get('arguments')
+    args = json.loads(args) if isinstance(args, str) else {}
+    return {k: v for k, v in dict(model=attrs.get('model'), checkpoint=args.get('model'), features=args.get('features'),
+                                  split=args.get('split')).items() if v is not None}
+
+
 # %% ../nbs/06c_results.ipynb #6f955849
 def collate_esvs(paths:list, # results files of runs with different `n_frames` (same model and classes)
                  out:Path, # the collated file to write
                  dataset:str=None, # dataset name shown by the explorer (default: from the runs)
                  model:str=None, # model name shown by the explorer (default: from the runs)
+                 mixed:bool=False, # collate runs of different models or features files anyway
                 ) -> Path:
     "Gather the results of several `n_frames` runs into one file, one group per `n_frames`, for the explorer."
-    out, runs, names = Path(out), {}, None
+    out, runs, names = output_file(out), {}, None
     if not paths: raise ValueError("Pass at least one results file to collate.")
     if out.suffix == '.pkl': raise ValueError(f"{out} ends in .pkl, but collate-esvs writes HDF5 and never pickles; name it .h5.")
     for p in map(Path, paths):
@@ -175,6 +186,11 @@ def collate_esvs(paths:list, # results files of runs with different `n_frames` (
         if n in runs: raise ValueError(f"{runs[n][0]} and {p} both hold n_frames={n}; pass one results file per number of frames.")
         if names is not None and attrs['class_names'] != names:
             raise ValueError(f"{p} has other classes than {next(iter(runs.values()))[0]}; collate runs of one model on one dataset.")
+        first = next(iter(runs.values()), (p, attrs))
+        a, b = run_source(first[1]), run_source(attrs)
+        if not mixed and (differ := [k for k in a if k in b and a[k] != b[k]]):
+            raise ValueError(f"{p} was computed from another {differ[0]} than {first[0]} ({', '.join(differ)} differ); collate runs "
+                             "of one model on one features file, or pass mixed=True if you mean to mix them.")
         names, runs[n] = attrs['class_names'], (p, attrs)
     first = next(iter(runs.values()))[1]
     with ExitStack() as files:
@@ -189,11 +205,12 @@ def collate_esvs(paths:list, # results files of runs with different `n_frames` (
 def collate_esvs_cli(files:Annotated[str, "results files of compute-esvs, then the collated file to write (last)", dict(nargs='+')],
                      dataset:str=None, # dataset name shown by the explorer (default: from the results)
                      model:str=None, # model name shown by the explorer (default: from the results)
+                     mixed:bool=False, # collate results of different models or features files anyway
                     ) -> int: # exit status
     "Collate compute-esvs results of several numbers of frames (e.g. 1..8) into one file for the ESV explorer."
     def work():
         if len(files) < 2: raise ValueError("Pass one or more results files and then the output file.")
-        out = collate_esvs(files[:-1], files[-1], dataset=dataset, model=model)
+        out = collate_esvs(files[:-1], files[-1], dataset=dataset, model=model, mixed=mixed)
         print(f"collated {len(files) - 1} runs into {out}")
     return run_cli(work, collate_esvs_cli, resumes=False)
 

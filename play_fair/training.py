@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from .cli import run_cli
 from .data import GulpVideoDataset, pool_map
 from .labels import read_classes, template_key
-from .features import FeatureDataset
+from .features import FeatureDataset, features_backbone, record_backbone
 from .models import (PRECISIONS, TRN, Backbone, FeatureTSN, MultiscaleTRN, autocast, frames_to_tensor, get_device,
                               make_backbone, save_backbone, save_model)
 from .progress import progress_bar
@@ -396,7 +396,8 @@ def train_heads_cli(features_h5:str, # features HDF5 file (from extract-features
         tsn, mtrn, _ = train_feature_models(data, C, n_max, hidden_dim, seed, epochs=epochs, device=device,
                                             n_workers=workers, progress=not quiet)
         models = {'TSN': (tsn, 8), 'MTRN': (mtrn, min(8, n_max))}
-        for name, (model, _) in models.items(): save_model(model, Path(out_dir)/name.lower(), names)
+        for name, (model, _) in models.items():  # each records the backbone of its features, which compute-esvs checks
+            record_backbone(save_model(model, Path(out_dir)/name.lower(), names), features_backbone(features_h5))
         print(f"saved {Path(out_dir)/'tsn'} and {Path(out_dir)/'mtrn'}")
         if val is None: return
         videos = val.load()

@@ -170,3 +170,30 @@ def test_a_split_file_that_is_not_json_is_named(synthetic, tmp_path):
     status, _, err = gulp(root, tmp_path/'gulp')
     assert status == 1 and f"labels file {root/'train.json'} is not valid JSON (Invalid control character" in one_sentence(err), err
     assert not (tmp_path/'gulp').exists()
+
+
+def test_a_gulp_killed_mid_run_leaves_nothing_a_rerun_does_not_clean_up(synthetic, tmp_path):
+    "kill -9 of gulp-ssv2 between chunks: the rerun removes the killed run's partial folder, says so, and gulps what an uninterrupted run gulps."
+    import os, signal, subprocess, sys, time, warnings
+    from pathlib import Path
+    out = tmp_path/'gulp'
+    code = ('import sys; from play_fair.cli import run_command; from play_fair.data import gulp_ssv2_cli; '
+            'sys.exit(run_command(gulp_ssv2_cli, sys.argv[1:]))')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get('PYTHONPATH', '')]))
+    argv = [synthetic/'train.json', synthetic/'videos', out, '--workers', 0, '--videos-per-chunk', 1, '--quiet']
+    p = subprocess.Popen([sys.executable, '-c', code, *map(str, argv)], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while p.poll() is None and time.time() < deadline and not any(tmp_path.glob('.gulp.partial-*/data_*.gulp')): time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL and partial_dirs(out) and not out.exists(), 'the gulp must be killed mid-run'
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter('always')
+        status, _, err = gulp(synthetic, out, '--videos-per-chunk', 1)
+    assert status == 0, err
+    assert any('left by an interrupted gulp of gulp' in str(w.message) for w in said), [str(w.message) for w in said]
+    assert partial_dirs(out) == [], partial_dirs(out)
+    assert gulp(synthetic, tmp_path/'reference', '--videos-per-chunk', 1)[0] == 0
+    got, ref = GulpVideoDataset(out, mode='all'), GulpVideoDataset(tmp_path/'reference', mode='all')
+    assert sorted(got.uids) == sorted(ref.uids)
+    for uid in ref.uids: assert np.array_equal(got[uid][0], ref[uid][0]), uid

@@ -1,8 +1,9 @@
 """The command-line tools as a shell user meets them: each console script runs in a subprocess, and the tests check its
 exit status and what it prints. The training commands run end to end on a tiny generated dataset."""
-import subprocess, sys, tomllib
+import json, subprocess, sys, tomllib
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -72,12 +73,15 @@ def test_train_heads(tmp_path):
     for split, n in (('train', 24), ('validation', 8)):
         write_features(tmp_path/'features.h5', split, [rng.standard_normal((rng.integers(6, 12), 8)) for _ in range(n)],
                        np.arange(n) % 3)
+    with h5py.File(tmp_path/'features.h5', 'a') as f: f.attrs['backbone_fingerprint'] = '0123456789abcdef'  # as extract-features records it
     p = run('train-heads', tmp_path/'features.h5', tmp_path/'heads', '--n-max', 3, '--hidden-dim', 8, '--epochs', 1,
             '--device', 'cpu', '--quiet')
     assert p.returncode == 0, p.stderr
     assert 'TSN' in p.stdout and 'MTRN' in p.stdout and 'validation top-1' in p.stdout, p.stdout
     tsn, mtrn = load_model(tmp_path/'heads'/'tsn', device='cpu'), load_model(tmp_path/'heads'/'mtrn', device='cpu')
     assert isinstance(tsn, FeatureTSN) and isinstance(mtrn, MultiscaleTRN) and mtrn.n_max == 3
+    for name in ('tsn', 'mtrn'):  # what compute-esvs checks the features against
+        assert json.loads((tmp_path/'heads'/name/'config.json').read_text())['backbone_fingerprint'] == '0123456789abcdef', name
     saved = {p: p.read_bytes() for p in sorted((tmp_path/'heads').rglob('*')) if p.is_file()}
     error = one_error(run('train-heads', tmp_path/'features.h5', tmp_path/'heads', '--seed', 1, '--quiet'))
     assert 'already hold a saved model; pass --overwrite' in error, error
@@ -102,3 +106,15 @@ def test_quiet_then_resume(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stderr.startswith('resuming: 64 of 65 videos done\n'), p.stderr
     assert 'complete, 65 videos done' in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize('name', [n for n in SCRIPTS if n not in ('train-backbone', 'train-heads')])
+def test_help_needs_no_torch(name, tmp_path):
+    "`--help` of a console script parses before importing torch (seconds to import): it answers at once."
+    module, function = SCRIPTS[name].split(':')
+    script = tmp_path/name  # a file, as pip writes a console script (`call_parse` parses only when called from one)
+    script.write_text(f"import sys\nfrom {module} import {function}\ntry: {function}()\n"
+                      f"except SystemExit as e: assert e.code in (0, None), e.code\nprint('torch' in sys.modules)\n")
+    p = subprocess.run([sys.executable, script, '--help'], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip().endswith('False'), (p.stdout[-300:], p.stderr[-500:])
+    assert 'usage:' in p.stdout, p.stdout[:300]

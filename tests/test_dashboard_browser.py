@@ -43,7 +43,7 @@ def server():
     demo = make_demo(tmp/'demo')
     port = _free_port()
     log = open(tmp/'voila.log', 'w')
-    cmd = [sys.executable, '-c', 'from play_fair.dashboard import main; main()', str(demo['results_path']),
+    cmd = [sys.executable, '-c', 'from play_fair.serve import main; main()', str(demo['results_path']),
            str(demo['videos_dir']), '--compare', str(demo['compare_path']), '--data-root', str(demo['data_root']),
            '--port', str(port)]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
