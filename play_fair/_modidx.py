@@ -618,7 +618,12 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'play_fair.surrogates.subset_moments': ('surrogates.html#subset_moments', 'play_fair/surrogates.py'),
                                       'play_fair.surrogates.surrogate_shapley': ( 'surrogates.html#surrogate_shapley',
                                                                                   'play_fair/surrogates.py')},
-            'play_fair.training': { 'play_fair.training._Videos': ('training.html#_videos', 'play_fair/training.py'),
+            'play_fair.training': { 'play_fair.training.FrameDropout': ('training.html#framedropout', 'play_fair/training.py'),
+                                    'play_fair.training.FrameDropout.__init__': ( 'training.html#framedropout.__init__',
+                                                                                  'play_fair/training.py'),
+                                    'play_fair.training.FrameDropout.forward': ( 'training.html#framedropout.forward',
+                                                                                 'play_fair/training.py'),
+                                    'play_fair.training._Videos': ('training.html#_videos', 'play_fair/training.py'),
                                     'play_fair.training._as_videos': ('training.html#_as_videos', 'play_fair/training.py'),
                                     'play_fair.training._clip_logits': ('training.html#_clip_logits', 'play_fair/training.py'),
                                     'play_fair.training._collate_clips': ('training.html#_collate_clips', 'play_fair/training.py'),
@@ -640,4 +645,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                  'play_fair/training.py'),
                                     'play_fair.training.train_head': ('training.html#train_head', 'play_fair/training.py'),
                                     'play_fair.training.train_heads': ('training.html#train_heads', 'play_fair/training.py'),
-                                    'play_fair.training.train_heads_cli': ('training.html#train_heads_cli', 'play_fair/training.py')}}}
+                                    'play_fair.training.train_heads_cli': ('training.html#train_heads_cli', 'play_fair/training.py'),
+                                    'play_fair.training.train_temporal_transformer': ( 'training.html#train_temporal_transformer',
+                                                                                       'play_fair/training.py')}}}
