@@ -7,7 +7,8 @@
 The tiny VideoMAE is `tiny_videomae`'s default architecture (64×64 frames, tubelets of 2 frames × 16×16 pixels,
 3 layers of width 96); 16-frame clips have 8 temporal groups (players), 32-frame clips 16. Weights are random: the
 speed does not depend on them. Exact ESVs evaluate all 2^G − 1 non-empty coalitions; the approximate engine
-spends `budget` evaluations per clip. Times are the median of `--repeats` runs, in float32, default torch threads.
+spends `budget` evaluations per clip. Times are the median of `--repeats` runs, in float32, default torch threads;
+CPU seconds (user + system of this process) say how much of the wall time was spent waiting for cores on a shared machine.
 """
 import argparse, time
 from statistics import median
@@ -41,7 +42,7 @@ def main():
     from play_fair.models import machine_description
     from play_fair.video_transformers import tiny_videomae
     print(f"machine: {machine_description()}; device {args.device}; torch threads {torch.get_num_threads()}")
-    print(f"{'model':40s} {'engine':22s} {'evaluations/clip':>16s} {'s/clip':>8s} {'clips/s':>8s}")
+    print(f"{'model':40s} {'engine':22s} {'evaluations/clip':>16s} {'s/clip':>8s} {'CPU s/clip':>10s} {'clips/s':>8s}")
     for name, arch, engine, budget in cases(args):
         size = arch.get('image_size', 64)
         model = tiny_videomae([str(c) for c in range(174)], **arch).eval()
@@ -51,15 +52,15 @@ def main():
         def run():
             if engine == 'exact': return exact_esvs(model, players, priors, device=args.device, max_memory=2**40)
             return approximate_esvs(model, players, priors, budget=budget, method=args.method, device=args.device)
-        times = []
+        times, cpu = [], []
         for _ in range(args.repeats):
             if args.device.startswith('cuda'): torch.cuda.synchronize()
-            start = time.perf_counter(); result = run()
+            start, start_cpu = time.perf_counter(), time.process_time(); result = run()
             if args.device.startswith('cuda'): torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
+            times.append(time.perf_counter() - start); cpu.append(time.process_time() - start_cpu)
         per_clip = median(times) / args.clips
         label = 'exact' if engine == 'exact' else f'approx. {args.method} {budget}'
-        print(f"{name:40s} {label:22s} {result.n_evaluations:16d} {per_clip:8.2f} {1 / per_clip:8.3f}", flush=True)
+        print(f"{name:40s} {label:22s} {result.n_evaluations:16d} {per_clip:8.2f} {median(cpu) / args.clips:10.2f} {1 / per_clip:8.3f}", flush=True)
 
 
 if __name__ == '__main__': main()
