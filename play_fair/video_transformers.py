@@ -7,7 +7,7 @@ __all__ = ['SUPPORTED_MODEL_TYPES', 'check_model_type', 'Preprocessing', 'read_p
            'VideoTransformerPlayers', 'load_video_transformer', 'clip_indices', 'ClipDataset', 'tiny_videomae',
            'drop_groups', 'clip_logits', 'save_video_transformer', 'train_video_transformer']
 
-# %% ../nbs/11_transformers.ipynb #10d8ffe4
+# %% ../nbs/11_transformers.ipynb #a49c6ad8
 import json, math
 from pathlib import Path
 from typing import NamedTuple
@@ -24,10 +24,10 @@ from .data import GulpVideoDataset
 from .models import Normalisation, frames_to_tensor, get_device
 from .progress import progress_bar
 
-# %% ../nbs/11_transformers.ipynb #52e59940
+# %% ../nbs/11_transformers.ipynb #290c05ce
 SUPPORTED_MODEL_TYPES = ('videomae',) # Hugging Face model types whose tokens can be dropped by time slice
 
-# %% ../nbs/11_transformers.ipynb #628e11b7
+# %% ../nbs/11_transformers.ipynb #437b6f65
 def check_model_type(config:dict, # the folder's config.json
                      folder, # the folder, for the message
                     ) -> str: # the model type
@@ -42,14 +42,14 @@ def check_model_type(config:dict, # the folder's config.json
                          "pass a folder of a fine-tuned video classification model.")
     return kind
 
-# %% ../nbs/11_transformers.ipynb #bac150f2
+# %% ../nbs/11_transformers.ipynb #fdf0b8c6
 class Preprocessing(NamedTuple):
     "How a video transformer wants its frames: resize, centre crop, and normalisation."
     shortest_edge:int # the shorter side is resized to this
     crop:tuple # (height, width) of the centre crop, the model's input size
     norm:Normalisation # mean and std per channel after rescaling to 0..1
 
-# %% ../nbs/11_transformers.ipynb #612de354
+# %% ../nbs/11_transformers.ipynb #a79c70b7
 def read_preprocessing(folder, # a Hugging Face model folder
                        image_size:int, # the model's `image_size`, the default crop
                       ) -> Preprocessing:
@@ -63,7 +63,7 @@ def read_preprocessing(folder, # a Hugging Face model folder
     mean, std = (cfg.get('image_mean', [0.5] * 3), cfg.get('image_std', [0.5] * 3)) if cfg.get('do_normalize', True) else ([0.] * 3, [1.] * 3)
     return Preprocessing(edge, crop, Normalisation(tuple(mean), tuple(std), scale))
 
-# %% ../nbs/11_transformers.ipynb #2d040a4b
+# %% ../nbs/11_transformers.ipynb #68f5a97d
 def preprocess_frames(frames, # uint8 RGB frames (..., T, H, W, 3)
                       prep:Preprocessing, # from `read_preprocessing`
                      ) -> torch.Tensor: # float frames (..., T, 3, h, w) as the model takes them
@@ -78,7 +78,7 @@ def preprocess_frames(frames, # uint8 RGB frames (..., T, H, W, 3)
     if top < 0 or left < 0: raise ValueError(f"Frames of {H}×{W} cannot be cropped to {prep.crop}; the preprocessing is wrong for them.")
     return x[..., top:top + prep.crop[0], left:left + prep.crop[1]].reshape(*lead, 3, *prep.crop)
 
-# %% ../nbs/11_transformers.ipynb #dd1bb023
+# %% ../nbs/11_transformers.ipynb #f26db99e
 class VideoTransformerPlayers(nn.Module):
     "A Hugging Face video classifier as a model over temporal token groups: absent groups' tokens are dropped."
     uses_positions = True # called with the kept groups' original indices
@@ -106,7 +106,7 @@ class VideoTransformerPlayers(nn.Module):
                              "`clip_indices` (a `ClipDataset` does).")
         return x.reshape(*x.shape[:-4], self.n_groups, self.input_dim)
 
-# %% ../nbs/11_transformers.ipynb #a52f1a8a
+# %% ../nbs/11_transformers.ipynb #d1f19452
 @patch
 def forward(self:VideoTransformerPlayers, x:torch.Tensor, # kept groups' pixel rows (N, k, D), in increasing position
             positions:torch.Tensor=None, # original group index of each row (N, k) or (k,); None: 0..k-1
@@ -125,7 +125,7 @@ def forward(self:VideoTransformerPlayers, x:torch.Tensor, # kept groups' pixel r
     pooled = self.hf.fc_norm(tokens.mean(1)) if self.hf.fc_norm is not None else tokens[:, 0]
     return self.hf.classifier(pooled)
 
-# %% ../nbs/11_transformers.ipynb #1f358c84
+# %% ../nbs/11_transformers.ipynb #2d2dd270
 def load_video_transformer(path, # a local Hugging Face folder of a video classification model (config.json, weights)
                            device=None, # "cpu", "cuda" or None (auto)
                            max_batch_size:int=64, # most clips per forward pass
@@ -139,7 +139,7 @@ def load_video_transformer(path, # a local Hugging Face folder of a video classi
     model = VideoTransformerPlayers(hf, read_preprocessing(path, hf.config.image_size), max_batch_size)
     return model.to(get_device(device)).eval()
 
-# %% ../nbs/11_transformers.ipynb #4e09b330
+# %% ../nbs/11_transformers.ipynb #2aa1f4ec
 def clip_indices(n_video_frames:int, # frames in the video
                  num_frames:int, # frames the model takes
                  mode:str='test', # "test": segment centres; "train": a random frame of each segment
@@ -151,7 +151,7 @@ def clip_indices(n_video_frames:int, # frames in the video
     start, end = k * n_video_frames // num_frames, (k + 1) * n_video_frames // num_frames
     return start + (rng.random(num_frames) * np.maximum(end - start, 1)).astype(int)
 
-# %% ../nbs/11_transformers.ipynb #7dc23ef3
+# %% ../nbs/11_transformers.ipynb #021a2f94
 class ClipDataset(Dataset):
     "Videos of a gulp directory as (players (G, D), meta) for a video transformer, `num_frames` frames a clip."
     def __init__(self, gulp_dir, # a gulp directory (from `gulp_ssv2`)
@@ -168,7 +168,7 @@ class ClipDataset(Dataset):
         idx = clip_indices(len(frames), self.model.num_frames, self.mode, np.random.default_rng([self.seed, self.epoch, i]))
         return self.model.players(frames[idx]), meta | {'frame_idx': idx}
 
-# %% ../nbs/11_transformers.ipynb #0a8d18bd
+# %% ../nbs/11_transformers.ipynb #52bb36c8
 def tiny_videomae(class_names:list, # class names in label order
                   image_size:int=64, # frame side, pixels
                   num_frames:int=16, # frames per clip
@@ -188,7 +188,7 @@ def tiny_videomae(class_names:list, # class names in label order
     torch.manual_seed(seed)
     return VideoTransformerPlayers(VideoMAEForVideoClassification(config))
 
-# %% ../nbs/11_transformers.ipynb #a9966fef
+# %% ../nbs/11_transformers.ipynb #86c4b397
 def drop_groups(x:torch.Tensor, # players (N, G, D)
                 keep_all:float, # chance of keeping every group
                 generator:torch.Generator, # random numbers
@@ -199,7 +199,7 @@ def drop_groups(x:torch.Tensor, # players (N, G, D)
     kept = torch.rand(N, G, generator=generator).argsort(1)[:, :k].sort(1).values.to(x.device)
     return x.gather(1, kept[..., None].expand(-1, -1, D)), kept
 
-# %% ../nbs/11_transformers.ipynb #8704ecf1
+# %% ../nbs/11_transformers.ipynb #ac643629
 @torch.no_grad()
 def clip_logits(model:VideoTransformerPlayers, # the model
                 data:ClipDataset, # clips to score
@@ -213,7 +213,7 @@ def clip_logits(model:VideoTransformerPlayers, # the model
         logits.append(model(x.to(device)).cpu()); labels += [m['label'] for m in meta]
     return torch.cat(logits), torch.tensor(labels)
 
-# %% ../nbs/11_transformers.ipynb #6de94fe5
+# %% ../nbs/11_transformers.ipynb #5ff4e663
 def save_video_transformer(model:VideoTransformerPlayers, # the model to save
                            folder, # where to write: a Hugging Face model folder
                           ) -> Path: # the folder
@@ -226,7 +226,7 @@ def save_video_transformer(model:VideoTransformerPlayers, # the model to save
     model.hf.save_pretrained(folder)
     return folder
 
-# %% ../nbs/11_transformers.ipynb #f00b704e
+# %% ../nbs/11_transformers.ipynb #1ad0940d
 def train_video_transformer(model:VideoTransformerPlayers, # trained in place
                             train_gulp_dir, # gulp directory of the training videos
                             *,
