@@ -199,18 +199,22 @@ def shapley_from_game(characteristic_fn, # game: (n, T) bool membership rows →
         add_level_contribution(esvs, chunk.k, member, values.reshape(len(elements), -1))
     return esvs.to(dtype).view(n_frames, *shape)
 
-# %% ../nbs/04_exact_esv.ipynb #764d08d5
+# %% ../nbs/04_exact_esv.ipynb #26591856
 def subset_logits(model, # variable-length model: (N, k, D) → (N, C) logits
                   features:torch.Tensor, # (B, T, D) a batch of videos
                   elements:torch.Tensor, # (n, k) frames of each subset, increasing
                   batch_size:int=4096, # most sequences per model call
                  ) -> torch.Tensor: # (n, B, C) logits of each subset of each video
-    "The model on the frames of each subset (kept in order), for every video of the batch."
-    per_call = max(1, batch_size // features.shape[0])
+    "The model on the frames of each subset (kept in order), for every video of the batch; with their positions if it `uses_positions`."
+    per_call = max(1, min(batch_size, getattr(model, 'max_batch_size', batch_size)) // features.shape[0])
     logits = []
     for start in range(0, len(elements), per_call):
-        part = features[:, elements[start:start + per_call]].transpose(0, 1)   # (n', B, k, D)
-        logits.append(model(part.flatten(0, 1)).unflatten(0, part.shape[:2]))
+        kept = elements[start:start + per_call]
+        part = features[:, kept].transpose(0, 1)                              # (n', B, k, D)
+        if getattr(model, 'uses_positions', False):
+            out = model(part.flatten(0, 1), positions=kept[:, None].expand(-1, len(features), -1).flatten(0, 1))
+        else: out = model(part.flatten(0, 1))
+        logits.append(out.unflatten(0, part.shape[:2]))
     return torch.cat(logits)
 
 # %% ../nbs/04_exact_esv.ipynb #913a864a

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['IMAGENET_NORM', 'CAFFE_BGR_NORM', 'BNINCEPTION_BLOCKS', 'BACKBONES', 'PRECISIONS', 'SAFE_GLOBALS', 'CONFIG_INTEGERS',
-           'FeatureTSN', 'TRN', 'check_heads', 'MultiscaleTRN', 'Normalisation', 'frames_to_tensor', 'Backbone',
-           'SmallCNN', 'ResNet50', 'BNInceptionTrunk', 'BNInception', 'make_backbone', 'get_device',
-           'resolve_precision', 'autocast', 'machine_description', 'unwrap_state_dict', 'truncated', 'read_state_dict',
-           'load_state_dict_checked', 'load_trunk_weights', 'save_model', 'load_model', 'save_backbone',
-           'load_backbone', 'load_original_mtrn']
+           'FeatureTSN', 'TRN', 'check_heads', 'MultiscaleTRN', 'sinusoidal_positions', 'TemporalTransformer',
+           'Normalisation', 'frames_to_tensor', 'Backbone', 'SmallCNN', 'ResNet50', 'BNInceptionTrunk', 'BNInception',
+           'make_backbone', 'get_device', 'resolve_precision', 'autocast', 'machine_description', 'unwrap_state_dict',
+           'truncated', 'read_state_dict', 'load_state_dict_checked', 'load_trunk_weights', 'save_model', 'load_model',
+           'save_backbone', 'load_backbone', 'load_original_mtrn']
 
 # %% ../nbs/01_models.ipynb #d008d5f6
 import argparse, functools, json, os, pathlib, platform, re, zipfile
@@ -115,6 +115,57 @@ class MultiscaleTRN(nn.Module):
             logits = self.heads[s-1](subsets.flatten(0, 1)).unflatten(0, subsets.shape[:2])
             scale_means.append(logits.mean(1))
         return torch.stack(scale_means).mean(0)
+
+# %% ../nbs/01_models.ipynb #880ae0e7
+def sinusoidal_positions(n_positions:int, # positions 0..n_positions-1
+                         dim:int, # embedding width d (even)
+                        ) -> torch.Tensor: # (n_positions, dim) float32: sines in the even columns, cosines in the odd
+    "The fixed sine/cosine position embeddings of the original transformer."
+    angle = torch.arange(n_positions)[:, None] / 10000 ** (torch.arange(0, dim, 2) / dim)
+    return torch.stack([angle.sin(), angle.cos()], -1).flatten(1).float()
+
+# %% ../nbs/01_models.ipynb #7a9b1658
+class TemporalTransformer(nn.Module):
+    "Self-attention over frame features, each frame embedded at its original position, pooled by mean or CLS token."
+    uses_positions = True # the ESV engines pass the kept frames' original positions
+    def __init__(self,
+                 input_dim:int=256, # feature dimension D
+                 n_classes:int=174, # number of classes C
+                 d_model:int=128, # token width
+                 n_heads:int=4, # attention heads
+                 n_layers:int=2, # encoder layers
+                 dim_feedforward:int=256, # hidden units of each layer's MLP
+                 dropout:float=0.1, # dropout in the layers (training only)
+                 n_positions:int=64, # frame positions 0..n_positions-1 the model can embed
+                 positional:str='sinusoidal', # "sinusoidal" (fixed) or "learned" position embeddings
+                 pooling:str='mean', # "mean" of the frame tokens or a "cls" token
+                ):
+        super().__init__()
+        if positional not in ('sinusoidal', 'learned') or pooling not in ('mean', 'cls'):
+            raise ValueError(f"positional must be 'sinusoidal' or 'learned' and pooling 'mean' or 'cls', got {positional!r} and {pooling!r}.")
+        self.config = dict(input_dim=input_dim, n_classes=n_classes, d_model=d_model, n_heads=n_heads, n_layers=n_layers,
+                           dim_feedforward=dim_feedforward, dropout=dropout, n_positions=n_positions,
+                           positional=positional, pooling=pooling)
+        self.input_dim, self.n_classes, self.n_positions, self.pooling = input_dim, n_classes, n_positions, pooling
+        self.proj = nn.Linear(input_dim, d_model)
+        if positional == 'learned': self.position = nn.Parameter(0.02 * torch.randn(n_positions, d_model))
+        else: self.register_buffer('position', sinusoidal_positions(n_positions, d_model), persistent=False)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == 'cls' else None
+        layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward, dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.norm, self.classifier = nn.LayerNorm(d_model), nn.Linear(d_model, n_classes)
+
+    def forward(self, x:torch.Tensor, # features (N, T', D), any T' ≥ 1
+                positions:torch.Tensor=None, # original position of each frame (N, T') or (T',); None: 0..T'-1
+               ) -> torch.Tensor: # logits (N, C)
+        positions = torch.arange(x.shape[1], device=x.device) if positions is None else torch.as_tensor(positions, device=x.device)
+        if int(positions.max()) >= self.n_positions:
+            raise ValueError(f"The temporal transformer embeds positions 0..{self.n_positions - 1} but frame position "
+                             f"{int(positions.max())} was given; sample at most {self.n_positions} frames per video.")
+        h = self.proj(x) + self.position[positions].to(x.dtype)
+        if self.cls is not None: h = torch.cat([self.cls.to(h.dtype).expand(len(h), -1, -1), h], 1)
+        h = self.encoder(h)
+        return self.classifier(self.norm(h[:, 0] if self.cls is not None else h.mean(1)))
 
 # %% ../nbs/01_models.ipynb #66f38b5c
 class Normalisation(NamedTuple):
@@ -424,7 +475,7 @@ def _read_config(folder, kinds):
 
 
 # %% ../nbs/01_models.ipynb #879735c8
-def save_model(model:nn.Module, # a `FeatureTSN` or a `MultiscaleTRN`
+def save_model(model:nn.Module, # a `FeatureTSN`, `MultiscaleTRN` or `TemporalTransformer`
                folder, # where to write (created if needed)
                class_names:list=None, # class names in label order (default: `model.class_names` if it has them)
               ) -> Path: # the folder
@@ -443,7 +494,9 @@ def save_model(model:nn.Module, # a `FeatureTSN` or a `MultiscaleTRN`
             raise ValueError("save_model saves a MultiscaleTRN whose heads are TRNs alike but for their number of frames "
                              "(input_dim, hidden_dim, n_classes, batch_norm, input_relu).")
         files = {f'trn_{k}_frames.pt': head.state_dict() for k, head in enumerate(model.heads, 1)}
-    else: raise TypeError(f"save_model saves a FeatureTSN or a MultiscaleTRN, not a {type(model).__name__}; "
+    elif isinstance(model, TemporalTransformer):
+        config, files = dict(kind='temporal_transformer', **model.config), {'temporal_transformer.pt': model.state_dict()}
+    else: raise TypeError(f"save_model saves a FeatureTSN, MultiscaleTRN or TemporalTransformer, not a {type(model).__name__}; "
                           "use save_backbone for backbones.")
     if class_names is not None and len(class_names) != config['n_classes']:
         raise ValueError(f"The model has {config['n_classes']} classes but {len(class_names)} class names were given.")
@@ -452,6 +505,9 @@ def save_model(model:nn.Module, # a `FeatureTSN` or a `MultiscaleTRN`
 # %% ../nbs/01_models.ipynb #2b4db710
 def _build_model(config:dict, read) -> nn.Module:
     "The temporal model `config` describes, its weights from `read(name)` → (state dict, source)."
+    if config['kind'] == 'temporal_transformer':
+        model = TemporalTransformer(**{k: v for k, v in config.items() if k not in ('kind', 'class_names')})
+        return load_state_dict_checked(model, *read('temporal_transformer.pt'))
     dropout, input_relu = config.get('dropout', 0.5), config.get('input_relu')
     if config['kind'] == 'tsn':
         model = FeatureTSN(config['input_dim'], config['n_classes'], dropout, True if input_relu is None else input_relu)
@@ -464,18 +520,21 @@ def _build_model(config:dict, read) -> nn.Module:
     return heads[0] if config['kind'] == 'trn' else MultiscaleTRN(heads)
 
 # %% ../nbs/01_models.ipynb #43f9769d
-def load_model(path, # a folder written by `save_model`, or one of the original research code's feature-model .pth files
+def load_model(path, # a folder written by `save_model`, a Hugging Face video classification folder, or an original .pth file
                device=None, # "cpu", "cuda" or None (auto)
                input_relu:bool=None, # the original's tsn.pth only: ReLU on the input features (None: on, the original's default)
                n_frames:int=None, # an original TRN head only: frames k it takes (None: from its name trn_{k}_frames.pth)
-              ) -> nn.Module: # a `FeatureTSN`, `MultiscaleTRN` or `TRN` in eval mode, with `.class_names`
+              ) -> nn.Module: # a `FeatureTSN`, `MultiscaleTRN`, `TemporalTransformer`, `TRN` or video transformer in eval mode, with `.class_names`
     "Load a temporal model: a play_fair checkpoint folder, or an original TSN, TRN or multiscale TRN file, told apart by its keys."
     path = Path(path)
     if path.is_dir():
         if input_relu is not None or n_frames is not None:
             raise ValueError(f"{path} is a play_fair checkpoint folder, whose config.json says what the model is; "
                              "input_relu and n_frames are for the original research code's files.")
-        config = _read_config(path, ('tsn', 'mtrn'))
+        if (path/'config.json').is_file() and 'model_type' in json.loads((path/'config.json').read_text()):
+            from .video_transformers import load_video_transformer  # here, not at the top: importing transformers takes seconds
+            return load_video_transformer(path, device)
+        config = _read_config(path, ('tsn', 'mtrn', 'temporal_transformer'))
         read = lambda name: (read_state_dict(path/name), str(path/name))
     else:
         config, files = convert_original_model(read_state_dict(path), path, input_relu, n_frames)
