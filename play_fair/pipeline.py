@@ -185,7 +185,7 @@ def run_steps(steps:list, # `Step`s, `Command`s and `Lanes`, in order
 DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True, val_every=4), # 01a_training, demo size
                      heads=dict(head_epochs=60, precision='float32')) # 02_features, demo size; float32 features on every CPU
 DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[128, 1024, 4096], n_seeds=2,
-                  timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096) # 06_approximation
+                  timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096, baselines=True) # 06_approximation
 
 # %% ../nbs/10_pipeline.ipynb #1e06ec50
 def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, checkpoints/)
