@@ -233,6 +233,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'play_fair.esv.ShapleyWalk': ('exact_esv.html#shapleywalk', 'play_fair/esv.py'),
                                'play_fair.esv.ShapleyWalk.__init__': ('exact_esv.html#shapleywalk.__init__', 'play_fair/esv.py'),
                                'play_fair.esv.ShapleyWalk.add': ('exact_esv.html#shapleywalk.add', 'play_fair/esv.py'),
+                               'play_fair.esv.ShapleyWalk.chunk_values': ('exact_esv.html#shapleywalk.chunk_values', 'play_fair/esv.py'),
                                'play_fair.esv.ShapleyWalk.logit_buffer': ('exact_esv.html#shapleywalk.logit_buffer', 'play_fair/esv.py'),
                                'play_fair.esv.ShapleyWalk.result': ('exact_esv.html#shapleywalk.result', 'play_fair/esv.py'),
                                'play_fair.esv.ShapleyWalk.start': ('exact_esv.html#shapleywalk.start', 'play_fair/esv.py'),

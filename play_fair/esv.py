@@ -441,15 +441,17 @@ class ShapleyWalk:
         if self.logits is None: self.logits = torch.empty_like(self.values)
         return self.logits[:n * self.n_videos * self.width].view(n, self.n_videos, self.width)
 
+    def chunk_values(self, chunk:LatticeChunk, logits:torch.Tensor|None, scale:float=1.) -> torch.Tensor: # (n, B, width)
+        "The game's values of a chunk: the softmax of its logits × `scale` (None: the empty set, whose value is the priors)."
+        if chunk.k == 0: return self.prior_row
+        logits[..., self.n_classes:] = float('-inf')
+        if scale != 1: logits = torch.mul(logits, 1 / scale, out=self.logit_buffer(len(chunk.elements)))
+        return torch.softmax(logits, -1, out=self.values[:logits.numel()].view(logits.shape))
+
     def add(self, chunk:LatticeChunk, member:torch.Tensor, logits:torch.Tensor|None, scale:float=1.):
         "Add a chunk with its logits × `scale` (n, B, width) (None for the empty set) to the Shapley values."
-        n = len(chunk.elements)
-        if chunk.k == 0: values = self.prior_row
-        else:
-            logits[..., self.n_classes:] = float('-inf')
-            if scale != 1: logits = torch.mul(logits, 1 / scale, out=self.logit_buffer(n))
-            values = torch.softmax(logits, -1, out=self.values[:logits.numel()].view(logits.shape))
-        add_level_contribution(self.esvs, chunk.k, member, values.view(n, -1))
+        values = self.chunk_values(chunk, logits, scale)
+        add_level_contribution(self.esvs, chunk.k, member, values.view(len(chunk.elements), -1))
         if chunk.k == self.n_frames: self.full = values.clone()
 
     def result(self, batched:bool, priors:torch.Tensor) -> ESVResult:

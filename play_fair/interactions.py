@@ -245,13 +245,7 @@ class InteractionWalk(ShapleyWalk):
 
     def add(self, chunk:LatticeChunk, member:torch.Tensor, logits:torch.Tensor|None, scale:float=1.):
         "Add a chunk with its logits × `scale` (n, B, width) (None for the empty set)."
-        n = len(chunk.elements)
-        if chunk.k == 0: values = self.prior_row
-        else:
-            logits[..., self.n_classes:] = float('-inf')
-            if scale != 1: logits = torch.mul(logits, 1 / scale, out=self.logit_buffer(n))
-            values = torch.softmax(logits, -1, out=self.values[:logits.numel()].view(logits.shape))
-        self.sums.add(chunk, member, values.view(n, -1))
+        self.sums.add(chunk, member, self.chunk_values(chunk, logits, scale).view(len(chunk.elements), -1))
 
 # %% ../nbs/12_interactions.ipynb #b06209cb
 @patch
