@@ -57,7 +57,7 @@ def gulp_ssv2_cli(labels_json:str, # split file, e.g. something-something-v2-val
         s = gulp_ssv2(labels_json, videos_dir, out_dir, labels_map=labels_map, fps=fps, short_side=short_side, n_workers=workers,
                       videos_per_chunk=videos_per_chunk, overwrite=overwrite, progress=not quiet)
         print(f"gulped {s['written']} videos into {out_dir}, skipped {len(s['skipped'])}")
-    return run_cli(work, gulp_ssv2_cli, resumes=False)
+    return run_cli(work, gulp_ssv2_cli)
 
 # %% ../nbs/13_commands.ipynb #4b73e14d
 @call_parse
