@@ -53,7 +53,7 @@ def gulp_ssv2_cli(labels_json:str, # split file, e.g. something-something-v2-val
                   overwrite:bool=False, # replace OUT_DIR if it is not empty
                   quiet:bool=False, # no progress bar
                  ):
-    "Gulp the videos of a Something-Something-v2-format split into a gulpio2 directory."
+    "Gulp the videos of a Something-Something-v2-format split into a gulpio2 directory (killed, it goes on from its finished chunks when run again)."
     def work():
         from play_fair.data import gulp_ssv2
         s = gulp_ssv2(labels_json, videos_dir, out_dir, labels_map=labels_map, fps=fps, short_side=short_side, n_workers=workers,
