@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['CLASSES', 'SHAPES', 'COLOURS', 'write_webm', 'read_video', 'make_video', 'frame_strip', 'pool_map',
-           'generate_something_synthetic', 'require_gulpio2', 'SSv2Adapter', 'remove_stale_partials', 'process_alive',
-           'gulp_ssv2', 'VideoTooShortError', 'VideoDecodeError', 'sample_frame_indices', 'GulpVideoDataset',
-           'dump_gulp_to_webm', 'prepare_dataset']
+           'generate_something_synthetic', 'require_gulpio2', 'SSv2Adapter', 'open_partial', 'chunk_files',
+           'record_chunk', 'finished_chunks', 'gulp_arguments', 'gulp_ssv2', 'VideoTooShortError', 'VideoDecodeError',
+           'sample_frame_indices', 'GulpVideoDataset', 'dump_gulp_to_webm', 'prepare_dataset']
 
 # %% ../nbs/00_data.ipynb #fc42d56e
-import csv, json, os, shutil, tempfile, warnings
+import csv, fcntl, hashlib, json, os, shutil, tempfile, warnings
 import multiprocessing as mp
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from .commands import dump_gulp_to_webm_cli, generate_something_synthetic_cli, gulp_ssv2_cli # the commands, defined where --help needs no torch
-from .files import atomic_path, atomic_write
+from .files import atomic_path, atomic_write, differing_arguments, file_digest, fsync_path, read_json
 from .labels import find_beside, label_gulp_metas, read_classes, read_labels, template_index, template_key
 from .progress import progress_bar
 
@@ -254,9 +254,9 @@ def generate_something_synthetic(root,                 # folder to write the dat
 
 # %% ../nbs/00_data.ipynb #1f6ebbd6
 try:
-    from gulpio2 import GulpDirectory, ChunkWriter
+    from gulpio2 import GulpDirectory, GulpChunk, ChunkWriter
     from gulpio2.adapters import AbstractDatasetAdapter
-except ImportError: GulpDirectory = ChunkWriter = None; AbstractDatasetAdapter = object
+except ImportError: GulpDirectory = GulpChunk = ChunkWriter = None; AbstractDatasetAdapter = object
 
 def require_gulpio2():
     "Raise a clear `ImportError` when gulpio2, needed to read and write gulp directories, is not installed."
@@ -294,10 +294,10 @@ class SSv2Adapter(AbstractDatasetAdapter):
 
 # %% ../nbs/00_data.ipynb #b975491e
 def _write_chunk(task):
-    "Write one gulp chunk; returns (ids written, {id: reason skipped})."
-    chunk, adapter = task
+    "Write the chunk of a task (chunk, adapter, *tags); returns (ids written, {id: reason skipped}, *tags)."
+    chunk, adapter = task[:2]
     ChunkWriter(adapter).write_chunk(chunk, slice(None))
-    return list(chunk.meta_dict), adapter.skipped
+    return list(chunk.meta_dict), adapter.skipped, *task[2:]
 
 # %% ../nbs/00_data.ipynb #5be3d80d
 _VIDEO_SUFFIXES = ('.webm', '.mp4', '.mkv', '.avi', '.mov', '.m4v')
@@ -324,46 +324,88 @@ def _label_lookup(entries, labels_path, labels_map):
                          f"the label map {labels_map if not isinstance(labels_map, dict) else '(dict)'}; pass the labels.json of the same dataset as labels_map.")
     return lookup
 
-# %% ../nbs/00_data.ipynb #d8c3d016
-def remove_stale_partials(out_dir:Path # the gulp directory about to be written
-                         ) -> list: # the folders removed
-    "Remove the hidden partial folders that killed gulps of `out_dir` left beside it, with a warning each; those of live runs stay."
-    out_dir, removed = Path(out_dir), []
-    for p in sorted(out_dir.parent.glob(f'.{out_dir.name}.partial-*')):
-        pid = p.name.removeprefix(f'.{out_dir.name}.partial-').split('-')[0]
-        if pid.isdigit() and process_alive(int(pid)): continue
-        shutil.rmtree(p, ignore_errors=True)
-        removed.append(p)
-        warnings.warn(f"removed {p}, left by an interrupted gulp of {out_dir.name}; the split is gulped again from the start.")
-    return removed
-
-def process_alive(pid:int) -> bool:
-    "Whether a process with this id runs on this machine."
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True
-    return True
-
-
-# %% ../nbs/00_data.ipynb #596714ea
-def _prepare_out_dir(out_dir, overwrite):
-    "Refuse a non-empty `out_dir` unless `overwrite`; return a fresh hidden sibling folder to write into."
+# %% ../nbs/00_data.ipynb #96db6782
+def open_partial(out_dir:Path, # the gulp directory to write
+                 arguments:dict, # what decides its contents, compared when resuming
+                 overwrite:bool=False, # replace a non-empty `out_dir`
+                ): # (the hidden folder `.NAME.partial` beside `out_dir`, its lock: close it to let another run in)
+    "Start, or resume, writing `out_dir` in its hidden sibling folder, locked; refuse a run with other arguments."
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir(): raise NotADirectoryError(f"{out_dir} is a file; choose a folder path for the gulp directory.")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} already exists and is not empty; pass overwrite=True to replace it or choose another out_dir.")
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_partials(out_dir)
-        return Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.partial-{os.getpid()}-', dir=out_dir.parent))
+    partial = out_dir.with_name(f'.{out_dir.name}.partial')
+    try: partial.mkdir(parents=True, exist_ok=True); lock = open(partial/'lock', 'a')
     except OSError as e: raise type(e)(f"cannot write into {out_dir.parent} ({e.strerror}); choose an out_dir you can write to.") from None
+    try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise BlockingIOError(f"another gulp of {out_dir} is running; wait for it to finish or choose another out_dir.") from None
+    resumable = (partial/'manifest.json').is_file() and (partial/'gulp').is_dir()
+    try:
+        for p in sorted(out_dir.parent.glob(f'.{out_dir.name}.partial-*')):  # left by killed gulps of earlier versions, which cannot resume
+            shutil.rmtree(p, ignore_errors=True); warnings.warn(f"removed {p}, left by an interrupted gulp of {out_dir.name} that cannot be resumed.")
+        if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+            raise FileExistsError(f"{out_dir} already exists and is not empty; pass overwrite=True to replace it or choose another out_dir.")
+        if resumable:
+            old = read_json(partial/'manifest.json', f"delete {partial} to start over", ('arguments',))['arguments']
+            if diff := differing_arguments(old, arguments):
+                raise ValueError(f"an interrupted gulp of {out_dir} was started with other arguments ({'; '.join(diff)}); run it again with "
+                                 f"those to resume it, or delete {partial} to start over with these.")
+        else:
+            for sub in ('gulp', 'done'): shutil.rmtree(partial/sub, ignore_errors=True); (partial/sub).mkdir()
+            atomic_write(partial/'manifest.json', json.dumps(dict(arguments=arguments), indent=1).encode())
+        for p in [*(partial/'gulp').glob('.*.tmp-*'), *(partial/'done').glob('.*.tmp-*')]: p.unlink()
+    except BaseException:
+        if not resumable: shutil.rmtree(partial, ignore_errors=True)
+        lock.close()
+        raise
+    return partial, lock
 
+
+# %% ../nbs/00_data.ipynb #4f0a57a6
+def chunk_files(gulp_dir:Path, # a gulp directory
+                i:int, # a chunk's number
+               ) -> tuple: # its data and meta files
+    "The files of chunk `i`, named as gulpio2 names them."
+    return Path(gulp_dir)/f'data_{i}.gulp', Path(gulp_dir)/f'meta_{i}.gmeta'
+
+def record_chunk(partial:Path, # the partial folder of a gulp (from `open_partial`)
+                 i:int, # the chunk's number
+                 written:list, # uids of the videos it holds
+                 skipped:dict, # {uid: why} of its videos left out
+                ):
+    "Flush chunk `i`'s files to disk, then record it as finished."
+    files = chunk_files(partial/'gulp', i)
+    for p in (*files, partial/'gulp'): fsync_path(p)
+    _write_json(partial/'done'/f'chunk-{i}.json', dict(written=written, skipped=skipped, sizes=[p.stat().st_size for p in files]))
+
+def finished_chunks(partial:Path, # the partial folder of a gulp (from `open_partial`)
+                    n_chunks:int, # the chunks of the whole gulp
+                   ) -> dict: # chunk number → its record (`written`, `skipped`)
+    "The chunks an interrupted gulp finished; the files of every other chunk are deleted, to be written again."
+    done = {}
+    for i in range(n_chunks):
+        files, record = chunk_files(partial/'gulp', i), partial/'done'/f'chunk-{i}.json'
+        try:
+            r = json.loads(record.read_text())
+            if r['sizes'] == [p.stat().st_size for p in files]: done[i] = r; continue
+        except (OSError, ValueError, KeyError, TypeError): pass
+        for p in (*files, record): p.unlink(missing_ok=True)
+    return done
+
+# %% ../nbs/00_data.ipynb #79380c80
 def _move_into_place(tmp, out_dir):
     "Rename the finished `tmp` to `out_dir`, replacing what was there only now."
     old = out_dir.with_name(f'.{out_dir.name}.old-{os.getpid()}') if out_dir.exists() else None
     if old: out_dir.rename(old)
     tmp.rename(out_dir)
+    fsync_path(out_dir.parent)
     if old: shutil.rmtree(old, ignore_errors=True)
+
+def gulp_arguments(labels_path, items, lookup, fps, short_side, videos_per_chunk) -> dict:
+    "What decides a gulp's contents: fingerprints of the split file, the label map and the videos (paths and sizes), and the settings."
+    digest = lambda x: hashlib.sha256(json.dumps(x, sort_keys=True).encode()).hexdigest()
+    return dict(labels_path=file_digest(labels_path), labels_map=digest(lookup), fps=float(fps), short_side=short_side,
+                videos=digest([(p, os.path.getsize(p), m) for p, m in items]), videos_per_chunk=videos_per_chunk)
 
 # %% ../nbs/00_data.ipynb #50508132
 def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list of {"id", "template", ...}
@@ -394,15 +436,21 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
         items.append((str(files[uid]), meta))
     if not items: raise FileNotFoundError(f"none of the {len(ids)} videos listed in {labels_path} has a file in {videos_dir}; pass the folder of this split's <id>.webm files.")
     require_gulpio2()
-    out_dir, tmp = Path(out_dir), _prepare_out_dir(out_dir, overwrite)
-    try:
-        chunks = GulpDirectory(str(tmp)).new_chunks(-(-len(items) // videos_per_chunk))
-        tasks = [(c, SSv2Adapter(items[i:i + videos_per_chunk], fps, short_side)) for c, i in zip(chunks, range(0, len(items), videos_per_chunk))]
-        written = []
-        with progress_bar(total=len(entries), initial=len(skipped), unit='video', desc=f'gulp {out_dir.name}', disable=not progress) as bar:
-            for ok, bad in pool_map(_write_chunk, tasks, n_workers, ordered=False):
+    out_dir, n_chunks = Path(out_dir), -(-len(items) // videos_per_chunk)
+    partial, lock = open_partial(out_dir, gulp_arguments(labels_path, items, lookup, fps, short_side, videos_per_chunk), overwrite)
+    with lock:
+        done, tmp = finished_chunks(partial, n_chunks), partial/'gulp'
+        if done: warnings.warn(f"resuming the interrupted gulp of {out_dir}: {len(done)} of its {n_chunks} chunks are already written.")
+        written = [u for r in done.values() for u in r['written']]
+        for r in done.values(): skipped |= r['skipped']
+        tasks = [(GulpChunk(*map(str, chunk_files(tmp, i))), SSv2Adapter(items[i*videos_per_chunk:(i + 1)*videos_per_chunk], fps, short_side), i)
+                 for i in range(n_chunks) if i not in done]
+        with progress_bar(total=len(entries), initial=len(skipped) + len(written), unit='video', desc=f'gulp {out_dir.name}', disable=not progress) as bar:
+            for ok, bad, i in pool_map(_write_chunk, tasks, n_workers, ordered=False):
+                record_chunk(partial, i, ok, bad)
                 written += ok; skipped |= bad; bar.update(len(ok) + len(bad))
         if not written:
+            shutil.rmtree(partial, ignore_errors=True)
             uid = next(u for u in ids if u in skipped)
             raise ValueError(f"none of the {len(ids)} videos listed in {labels_path} could be gulped (video {uid}: {skipped[uid]}); "
                              f"nothing was written to {out_dir}.")
@@ -411,9 +459,7 @@ def gulp_ssv2(labels_path,                 # SSv2-format split file: a JSON list
         summary = {'written': len(written), 'skipped': dict(sorted(skipped.items()))}
         _write_json(tmp/'gulp_summary.json', summary)
         _move_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        shutil.rmtree(partial, ignore_errors=True)
     for uid, why in list(summary['skipped'].items())[:10]: warnings.warn(f'skipped video {uid}: {why}.')
     if len(skipped) > 10: warnings.warn(f"skipped {len(skipped) - 10} more videos; {out_dir/'gulp_summary.json'} lists them all.")
     return summary

@@ -4,32 +4,29 @@
 
 # %% auto #0
 __all__ = ['segment_indices', 'train_head', 'predict', 'accuracy_table', 'train_heads', 'train_feature_models', 'FrameDropout',
-           'train_temporal_transformer', 'mirror_classes', 'train_backbone', 'gulp_class_names', 'refuse_to_replace',
-           'train_backbone_cli', 'train_heads_cli']
+           'train_temporal_transformer', 'mirror_classes', 'train_backbone', 'gulp_class_names', 'refuse_to_replace']
 
 # %% ../nbs/01a_training.ipynb #7044c63b
 import json, re, time
 import multiprocessing as mp
-from argparse import BooleanOptionalAction
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from fastcore.meta import delegates
-from fastcore.script import call_parse
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .cli import run_cli
+from .commands import train_backbone_cli, train_heads_cli # the commands, defined where --help needs no torch
 from .data import GulpVideoDataset, pool_map
-from .labels import read_classes, template_key
-from .features import FeatureDataset, features_backbone, record_backbone
-from .models import (PRECISIONS, TRN, Backbone, FeatureTSN, MultiscaleTRN, TemporalTransformer, autocast, frames_to_tensor, get_device,
-                              make_backbone, save_backbone, save_model)
+from .labels import template_key
+from .features import FeatureDataset
+from .models import (TRN, Backbone, FeatureTSN, MultiscaleTRN, TemporalTransformer, autocast, frames_to_tensor, get_device,
+                              make_backbone)
 from .progress import progress_bar
 
 # %% ../nbs/01a_training.ipynb #e387a492
@@ -362,77 +359,3 @@ def refuse_to_replace(folders:list, # where models are about to be saved
         if not overwrite:
             raise FileExistsError(f"{' and '.join(taken)} already hold{'s' * (len(taken) == 1)} a saved model; pass "
                                   "overwrite=True to replace it, or choose another out_dir.")
-
-# %% ../nbs/01a_training.ipynb #8a892b90
-@call_parse
-def train_backbone_cli(train_gulp_dir:str, # gulp directory of the training split (from gulp-ssv2)
-                       out_dir:str, # backbone checkpoint folder to write
-                       val_gulp_dir:str=None, # gulp directory of a validation split, to report the head's accuracy
-                       val_every:int=4, # measure validation accuracy every this many epochs and after the last
-                       epochs:int=12, # passes over the training videos
-                       width:int=16, # channels of the small CNN's first block
-                       feature_dim:int=256, # feature dimension
-                       head:Annotated[str, "head trained with the backbone: a TRN on 8 frames, which makes it learn what "
-                                           "changes between frames, or a TSN", dict(choices=('trn', 'tsn'))]='trn',
-                       mirror:Annotated[bool, "flip half the training clips left to right, relabelled with the mirror class",
-                                        dict(action=BooleanOptionalAction)]=True,
-                       classes:str=None, # the dataset's classes, a name,id CSV (default: the templates gulp-ssv2 recorded in TRAIN_GULP_DIR)
-                       seed:int=0, # seed of the weights, frames and batches
-                       device:str=None, # cpu, cuda, ... (default: the GPU if there is one)
-                       precision:Annotated[str, "the backbone's arithmetic; bfloat16 is mixed precision, auto picks it "
-                                                "where the device computes it natively", dict(choices=PRECISIONS)]='float32',
-                       workers:int=0, # processes decoding frames
-                       overwrite:bool=False, # replace a backbone already saved in OUT_DIR
-                       quiet:bool=False, # no progress bar
-                      ):
-    "Train the small CNN backbone end to end with a temporal head on a gulped training split, and save it for extract-features."
-    def work():
-        refuse_to_replace([Path(out_dir)], overwrite)
-        names = read_classes(classes) if classes else gulp_class_names(train_gulp_dir)
-        torch.manual_seed(seed)
-        model = TRN(8, feature_dim, n_classes=len(names)) if head == 'trn' else FeatureTSN(feature_dim, len(names))
-        backbone, _, history = train_backbone(
-            train_gulp_dir, head=model, feature_dim=feature_dim, backbone_config={'width': width}, n_classes=len(names),
-            epochs=epochs, mirror=mirror_classes(names) if mirror else None, val_gulp_dir=val_gulp_dir, val_every=val_every,
-            seed=seed, device=device, num_workers=workers, precision=precision, progress=not quiet)
-        save_backbone(backbone, out_dir)
-        last = history.iloc[-1]
-        val = f", validation top-1 {last['val_accuracy']:.1f}%" if 'val_accuracy' in history else ''
-        print(f"saved the backbone to {out_dir}; after {len(history)} epochs, training top-1 {last['accuracy']:.1f}%{val}")
-    return run_cli(work, train_backbone_cli, resumes=False)
-
-# %% ../nbs/01a_training.ipynb #36ed5b2c
-@call_parse
-def train_heads_cli(features_h5:str, # features HDF5 file (from extract-features)
-                    out_dir:str, # folder for the checkpoint folders tsn/ and mtrn/
-                    train_split:str='train', # split to train on
-                    val_split:str='validation', # split to measure accuracy on, '' for none
-                    n_max:int=8, # heads of the multiscale TRN: TRN_1 ... TRN_N
-                    hidden_dim:int=256, # hidden units of each TRN head
-                    epochs:int=60, # epochs of each head
-                    classes:str=None, # the dataset's classes, a name,id CSV, saved with the models (default: none; classes are then known by number)
-                    seed:int=0, # seed of the weights, frames and batches
-                    device:str=None, # cpu, cuda, ... (default: the GPU if there is one)
-                    workers:int=2, # heads trained at once on the CPU, each in its own process
-                    overwrite:bool=False, # replace models already saved in OUT_DIR/tsn and OUT_DIR/mtrn
-                    quiet:bool=False, # no progress bar
-                   ):
-    "Train a TSN on 8 frames and the heads TRN_1 ... TRN_N of a multiscale TRN on per-frame features, and save them for compute-esvs."
-    def work():
-        refuse_to_replace([Path(out_dir)/'tsn', Path(out_dir)/'mtrn'], overwrite)
-        train = FeatureDataset(features_h5, train_split, mode='all')
-        val = FeatureDataset(features_h5, val_split, mode='all', expected_dim=train.feature_dim) if val_split else None
-        names = read_classes(classes) if classes else None
-        data = train.load()
-        C = len(names) if names else int(data[1].max()) + 1
-        tsn, mtrn, _ = train_feature_models(data, C, n_max, hidden_dim, seed, epochs=epochs, device=device,
-                                            n_workers=workers, progress=not quiet)
-        models = {'TSN': (tsn, 8), 'MTRN': (mtrn, min(8, n_max))}
-        for name, (model, _) in models.items():  # each records the backbone of its features, which compute-esvs checks
-            record_backbone(save_model(model, Path(out_dir)/name.lower(), names), features_backbone(features_h5))
-        print(f"saved {Path(out_dir)/'tsn'} and {Path(out_dir)/'mtrn'}")
-        if val is None: return
-        videos = val.load()
-        top1 = accuracy_table({name: predict(m, videos, n, device=device) for name, (m, n) in models.items()}).loc['all']
-        print(f"validation top-1 on {val_split!r}: " + ', '.join(f"{name} {acc:.1f}%" for name, acc in top1.items()))
-    return run_cli(work, train_heads_cli, resumes=False)

@@ -172,28 +172,54 @@ def test_a_split_file_that_is_not_json_is_named(synthetic, tmp_path):
     assert not (tmp_path/'gulp').exists()
 
 
-def test_a_gulp_killed_mid_run_leaves_nothing_a_rerun_does_not_clean_up(synthetic, tmp_path):
-    "kill -9 of gulp-ssv2 between chunks: the rerun removes the killed run's partial folder, says so, and gulps what an uninterrupted run gulps."
-    import os, signal, subprocess, sys, time, warnings
+def test_a_gulp_killed_mid_run_resumes_from_its_finished_chunks(synthetic, tmp_path):
+    "kill -9 of gulp-ssv2 between chunks: the rerun keeps the chunks the killed run finished (their files untouched), refuses other "
+    "arguments in one sentence saying how to start over, and ends with exactly the files of an uninterrupted run."
+    import os, signal, subprocess, sys, time
     from pathlib import Path
-    out = tmp_path/'gulp'
+    out, partial = tmp_path/'gulp', tmp_path/'.gulp.partial'
     code = ('import sys; from play_fair.cli import run_command; from play_fair.data import gulp_ssv2_cli; '
             'sys.exit(run_command(gulp_ssv2_cli, sys.argv[1:]))')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get('PYTHONPATH', '')]))
     argv = [synthetic/'train.json', synthetic/'videos', out, '--workers', 0, '--videos-per-chunk', 1, '--quiet']
     p = subprocess.Popen([sys.executable, '-c', code, *map(str, argv)], env=env, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while p.poll() is None and time.time() < deadline and not any(tmp_path.glob('.gulp.partial-*/data_*.gulp')): time.sleep(0.01)
+    while p.poll() is None and time.time() < deadline and not any(partial.glob('done/chunk-*.json')): time.sleep(0.01)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    assert p.returncode == -signal.SIGKILL and partial_dirs(out) and not out.exists(), 'the gulp must be killed mid-run'
-    with warnings.catch_warnings(record=True) as said:
-        warnings.simplefilter('always')
+    finished = sorted(partial.glob('done/chunk-*.json'))
+    assert p.returncode == -signal.SIGKILL and 1 <= len(finished) < 4 and not out.exists(), 'the gulp must be killed mid-run'
+    kept = {f.name: (f.stat().st_ino, f.stat().st_mtime_ns) for r in finished for i in [r.stem.split('-')[1]]
+            for f in (partial/'gulp'/f'data_{i}.gulp', partial/'gulp'/f'meta_{i}.gmeta')}
+    status, _, err = gulp(synthetic, out, '--videos-per-chunk', 1, '--fps', 4)
+    assert status == 1 and f'delete {partial} to start over' in one_sentence(err) and 'fps (8.0, now 4.0)' in err, err
+    with pytest.warns(UserWarning, match=f'resuming the interrupted gulp of {out}: {len(finished)} of its 4 chunks are already written'):
         status, _, err = gulp(synthetic, out, '--videos-per-chunk', 1)
     assert status == 0, err
-    assert any('left by an interrupted gulp of gulp' in str(w.message) for w in said), [str(w.message) for w in said]
+    assert {name: (out/name).stat().st_ino for name in kept} == {name: ino for name, (ino, _) in kept.items()}, 'finished chunks must be kept, not rewritten'
+    assert {name: (out/name).stat().st_mtime_ns for name in kept} == {name: t for name, (_, t) in kept.items()}, 'finished chunks must be kept, not rewritten'
     assert partial_dirs(out) == [], partial_dirs(out)
     assert gulp(synthetic, tmp_path/'reference', '--videos-per-chunk', 1)[0] == 0
-    got, ref = GulpVideoDataset(out, mode='all'), GulpVideoDataset(tmp_path/'reference', mode='all')
-    assert sorted(got.uids) == sorted(ref.uids)
-    for uid in ref.uids: assert np.array_equal(got[uid][0], ref[uid][0]), uid
+    ref = tmp_path/'reference'
+    assert sorted(q.name for q in out.iterdir()) == sorted(q.name for q in ref.iterdir())  # gulpio2's chunk numbering and meta files
+    for q in ref.iterdir(): assert (out/q.name).read_bytes() == q.read_bytes(), q.name
+    got, want = GulpVideoDataset(out, mode='all'), GulpVideoDataset(ref, mode='all')
+    assert got.uids == want.uids
+    for uid in want.uids: assert np.array_equal(got[uid][0], want[uid][0]), uid
+
+
+def test_a_gulp_from_an_earlier_version_killed_mid_run_is_cleaned_up(synthetic, tmp_path):
+    (tmp_path/'.gulp.partial-999999999-abcd').mkdir()
+    with pytest.warns(UserWarning, match='left by an interrupted gulp of gulp that cannot be resumed'):
+        assert gulp(synthetic, tmp_path/'gulp')[0] == 0
+    assert partial_dirs(tmp_path/'gulp') == []
+
+
+def test_a_second_gulp_of_the_same_directory_is_locked_out(synthetic, tmp_path):
+    import fcntl
+    (tmp_path/'.gulp.partial').mkdir()
+    with open(tmp_path/'.gulp.partial'/'lock', 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        status, _, err = gulp(synthetic, tmp_path/'gulp')
+    assert status == 1 and f"another gulp of {tmp_path/'gulp'} is running" in one_sentence(err), err
+    assert gulp(synthetic, tmp_path/'gulp')[0] == 0

@@ -68,23 +68,29 @@ def test_gulp_names_its_options(dataset):
 
 
 def test_train_heads(tmp_path):
-    from play_fair.models import FeatureTSN, MultiscaleTRN, load_model
+    from play_fair.models import FeatureTSN, MultiscaleTRN, TemporalTransformer, load_model
     rng = np.random.default_rng(0)
     for split, n in (('train', 24), ('validation', 8)):
         write_features(tmp_path/'features.h5', split, [rng.standard_normal((rng.integers(6, 12), 8)) for _ in range(n)],
                        np.arange(n) % 3)
     with h5py.File(tmp_path/'features.h5', 'a') as f: f.attrs['backbone_fingerprint'] = '0123456789abcdef'  # as extract-features records it
     p = run('train-heads', tmp_path/'features.h5', tmp_path/'heads', '--n-max', 3, '--hidden-dim', 8, '--epochs', 1,
-            '--device', 'cpu', '--quiet')
+            '--temporal-transformer', '--device', 'cpu', '--quiet')
     assert p.returncode == 0, p.stderr
-    assert 'TSN' in p.stdout and 'MTRN' in p.stdout and 'validation top-1' in p.stdout, p.stdout
-    tsn, mtrn = load_model(tmp_path/'heads'/'tsn', device='cpu'), load_model(tmp_path/'heads'/'mtrn', device='cpu')
-    assert isinstance(tsn, FeatureTSN) and isinstance(mtrn, MultiscaleTRN) and mtrn.n_max == 3
-    for name in ('tsn', 'mtrn'):  # what compute-esvs checks the features against
+    assert all(name in p.stdout for name in ('TSN', 'MTRN', 'TT')) and 'validation top-1' in p.stdout, p.stdout
+    tsn, mtrn, tt = (load_model(tmp_path/'heads'/name, device='cpu') for name in ('tsn', 'mtrn', 'tt'))
+    assert isinstance(tsn, FeatureTSN) and isinstance(mtrn, MultiscaleTRN) and mtrn.n_max == 3, (tsn, mtrn)
+    assert isinstance(tt, TemporalTransformer) and tt.config['input_dim'] == 8 and tt.config['n_classes'] == 3, tt.config
+    assert json.loads((tmp_path/'heads'/'tt'/'config.json').read_text())['kind'] == 'temporal_transformer'
+    for name in ('tsn', 'mtrn', 'tt'):  # what compute-esvs checks the features against
         assert json.loads((tmp_path/'heads'/name/'config.json').read_text())['backbone_fingerprint'] == '0123456789abcdef', name
     saved = {p: p.read_bytes() for p in sorted((tmp_path/'heads').rglob('*')) if p.is_file()}
     error = one_error(run('train-heads', tmp_path/'features.h5', tmp_path/'heads', '--seed', 1, '--quiet'))
     assert 'already hold a saved model; pass --overwrite' in error, error
+    (tmp_path/'other'/'tt').mkdir(parents=True)
+    (tmp_path/'other'/'tt'/'config.json').write_text('{}')  # only the transformer's folder is taken: refused before any work
+    error = one_error(run('train-heads', tmp_path/'features.h5', tmp_path/'other', '--temporal-transformer', '--quiet'))
+    assert f"{tmp_path/'other'/'tt'} already holds a saved model" in error, error
     assert saved and all(p.read_bytes() == b for p, b in saved.items()), 'a refused run must leave the saved models as they were'
 
 
@@ -108,7 +114,7 @@ def test_quiet_then_resume(tmp_path):
     assert 'complete, 65 videos done' in p.stdout, p.stdout
 
 
-@pytest.mark.parametrize('name', [n for n in SCRIPTS if n not in ('train-backbone', 'train-heads')])
+@pytest.mark.parametrize('name', SCRIPTS)
 def test_help_needs_no_torch(name, tmp_path):
     "`--help` of a console script parses before importing torch (seconds to import): it answers at once."
     module, function = SCRIPTS[name].split(':')
