@@ -506,7 +506,7 @@ def save_model(model:nn.Module, # a `FeatureTSN`, `MultiscaleTRN` or `TemporalTr
 def _build_model(config:dict, read) -> nn.Module:
     "The temporal model `config` describes, its weights from `read(name)` → (state dict, source)."
     if config['kind'] == 'temporal_transformer':
-        model = TemporalTransformer(**{k: v for k, v in config.items() if k not in ('kind', 'class_names')})
+        model = TemporalTransformer(**{k: v for k, v in config.items() if k not in ('kind', 'class_names', 'backbone_fingerprint')})
         return load_state_dict_checked(model, *read('temporal_transformer.pt'))
     dropout, input_relu = config.get('dropout', 0.5), config.get('input_relu')
     if config['kind'] == 'tsn':

@@ -156,10 +156,10 @@ def test_crash_in_a_worker_leaves_no_gulp_directory(synthetic, tmp_path, monkeyp
     monkeypatch.setattr(gulpio2.fileio.GulpChunk, 'append', append_then_crash)
     with pytest.raises(RuntimeError, match='disk on fire'):
         gulp_ssv2(synthetic/'train.json', synthetic/'videos', out, n_workers=2, videos_per_chunk=2, progress=False)
-    assert not out.exists() and not partial_dirs(out)
+    assert not out.exists() and partial_dirs(out) == [out.with_name('.gulp.partial')]  # finished chunks are kept for the rerun
     monkeypatch.undo()
     assert gulp_ssv2(synthetic/'train.json', synthetic/'videos', out, n_workers=2, videos_per_chunk=2, progress=False)['written'] == 6
-    assert len(GulpVideoDataset(out)) == 6
+    assert len(GulpVideoDataset(out)) == 6 and not partial_dirs(out)
 
 
 def test_interrupt_during_overwrite_keeps_the_old_gulp_directory(synthetic, tmp_path, monkeypatch):
@@ -175,5 +175,8 @@ def test_interrupt_during_overwrite_keeps_the_old_gulp_directory(synthetic, tmp_
     monkeypatch.setattr(data, 'read_video', read_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         gulp_ssv2(synthetic/'train.json', synthetic/'videos', out, n_workers=1, videos_per_chunk=2, overwrite=True, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == before and not partial_dirs(out)
+    assert sorted(p.name for p in out.iterdir()) == before and partial_dirs(out) == [out.with_name('.gulp.partial')]
     assert len(GulpVideoDataset(out)) == 6
+    monkeypatch.undo()
+    assert gulp_ssv2(synthetic/'train.json', synthetic/'videos', out, n_workers=1, videos_per_chunk=2, overwrite=True, progress=False)['written'] == 6
+    assert len(GulpVideoDataset(out)) == 6 and not partial_dirs(out)
