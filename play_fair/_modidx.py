@@ -589,6 +589,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'play_fair.results.CollatedResults.video': ( 'results.html#collatedresults.video',
                                                                                 'play_fair/results.py'),
                                    'play_fair.results.VideoResult': ('results.html#videoresult', 'play_fair/results.py'),
+                                   'play_fair.results.VideoResult.pair_terms': ( 'results.html#videoresult.pair_terms',
+                                                                                 'play_fair/results.py'),
                                    'play_fair.results._as_array': ('results.html#_as_array', 'play_fair/results.py'),
                                    'play_fair.results._whole': ('results.html#_whole', 'play_fair/results.py'),
                                    'play_fair.results.collate_esvs': ('results.html#collate_esvs', 'play_fair/results.py'),
