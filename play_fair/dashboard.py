@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .data import CLASSES, generate_something_synthetic, read_video
 from .labels import read_classes
 from .results import CollatedResults, VideoResult, write_collated
-from .pair_view import PairView
+from .pair_view import PairFrames, add_pair_heatmap, pair_heatmap, pair_title
 from .serve import main, serve # serving the page, kept light so that --help needs no widgets
 
 # %% ../nbs/07_dashboard.ipynb #27052ddf
@@ -253,8 +253,8 @@ class ESVExplorer:
         self.video_box, self.frame_image, self.frame_caption = W.Box(), W.Image(format='png'), W.HTML()
         self.strip, self.summary, self.status = W.Image(format='png'), W.HTML(), W.HTML()
         self.export_button, self.export_note = W.Button(description='Export view', icon='download'), W.HTML()
+        self.pair_frames = PairFrames(self.frames)  # the two frames of a clicked cell of the pair heatmap
         self._build_figures()
-        self.pairs = PairView(self.frames)  # the pair heatmap, shown when the results have interactions
         for w, cls in ((self.class_dd, 'pf-class'), (self.example, 'pf-example'), (self.uid_box, 'pf-uid'), (self.n_slider, 'pf-n'),
                        (self.explain_dd, 'pf-explain'), (self.video_box, 'pf-video'), (self.frame_image, 'pf-frame'),
                        (self.strip, 'pf-strip'), (self.summary, 'pf-summary'), (self.status, 'pf-status'), (self.frame_caption, 'pf-frame-caption'),
@@ -294,12 +294,14 @@ def _explorer_figure(compare:bool # a second ESV chart beside the first
 # %% ../nbs/07_dashboard.ipynb #a127f059
 @patch
 def _build_figures(self:ESVExplorer):
-    cmp = self.compare is not None
-    self.fig = go.FigureWidget(_explorer_figure(cmp))
+    cmp, pairs = self.compare is not None, any('interactions' in g for g in self.results.groups.values())
+    self.fig = go.FigureWidget(add_pair_heatmap(_explorer_figure(cmp)) if pairs else _explorer_figure(cmp))
     self._traces = {t.name: k for k, t in enumerate(self.fig.data)}
     for side in ['esv', 'compare'][:1 + cmp]:
         self.fig.data[self._traces[side]].on_hover(self._on_bar); self.fig.data[self._traces[side]].on_click(self._on_bar)
-    self.fig.data[-1].on_click(lambda trace, points, state: points.point_inds and self.explain(trace.customdata[points.point_inds[0]]))
+    self.fig.data[self._traces['predictions']].on_click(lambda trace, points, state: points.point_inds and self.explain(trace.customdata[points.point_inds[0]]))
+    if pairs: self.fig.data[self._traces['pairs']].on_click(lambda trace, points, state: points.xs and self.pair_frames.show(
+        self.uid, self.vr, self.explain_dd.value, points.ys[0] - 1, points.xs[0] - 1))
 
 # %% ../nbs/07_dashboard.ipynb #48ba31f4
 @patch
@@ -316,7 +318,7 @@ def _layout(self:ESVExplorer) -> W.Widget:
                   f"{' on ' + html.escape(r.dataset) if r.dataset else ''}</h3>")
     controls = W.VBox([W.HBox([self.class_dd, self.example]), W.HBox([self.uid_box, self.n_slider]), self.explain_dd])
     frame = W.VBox([self.frame_image, self.frame_caption])
-    return W.VBox([head, controls, self.status, W.HBox([self.video_box, frame, self.summary]), self.strip, W.HBox([self.fig, self.pairs.widget], layout=W.Layout(flex_flow='row wrap')),
+    return W.VBox([head, controls, self.status, W.HBox([self.video_box, frame, self.summary]), self.strip, self.fig, self.pair_frames.widget,
                    W.HBox([self.export_button, self.export_note])])
 
 # %% ../nbs/07_dashboard.ipynb #944822cb
@@ -422,6 +424,8 @@ def _render(self:ESVExplorer, video:bool=True):
             self.fig.layout['xaxis' + ('2' if j else '')].range = [0.5, len(vr.frame_idx) + 0.5]
             self.fig.layout['yaxis' + ('2' if j else '')].range = list(y_range)
         self.trace('predictions').update(**_prediction_traces(vr.scores, vr.label, names, cls)[0])
+        if 'pairs' in self._traces:
+            self.trace('pairs').update(**pair_heatmap(vr, cls)); self.fig.layout.annotations[-1].text = pair_title(vr, cls, names)
     # A FigureWidget inside a box is never displayed itself, so plotly does not refresh the state a new view starts
     # from (it does so only in `_repr_mimebundle_`); keep it current, or a page opened now would show the first figure.
     self.fig._widget_data, self.fig._widget_layout = deepcopy(self.fig._data), deepcopy(self.fig._layout_obj._props)
@@ -429,7 +433,7 @@ def _render(self:ESVExplorer, video:bool=True):
     self.strip.value = _png(esv_strip(frames, vr.esvs[:, cls], vr.frame_idx, ev))
     self.summary.value = _summary_html(self.uid, vr, cls, names, [(res, v) for _, v, res in sides if v is not None])
     self.show_frame(int(np.argmax(vr.esvs[:, cls])))
-    self.pairs.show(self.uid, vr, cls, names)
+    self.pair_frames.show(self.uid, vr, cls)
 
 # %% ../nbs/07_dashboard.ipynb #501f4da7
 @patch
