@@ -162,6 +162,7 @@ def compute_esvs_cli(
         from play_fair.batch import compute_esvs, format_summary
         original = dict(max_samples=approximate_max_samples_per_scale, n_iters=approximate_n_iters)  # the original's sampler
         if not approximate and (budget is not None or method is not None): raise ValueError("--budget and --method need --approximate.")
+        if not interactions and interaction_index != 'SII': raise ValueError("--interaction-index needs --interactions.")
         s = compute_esvs(model_spec, priors_csv, out, sample_n_frames, approximate=(method or True) if approximate else None, **original,
                          budget=budget, seed=seed, device=device, split=split, features=features, model_name=model_name,
                          dataset=dataset, chunk_size=chunk_size, workers=workers, scheduler=scheduler,

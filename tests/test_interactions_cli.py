@@ -107,3 +107,5 @@ def test_approximate_interactions_have_standard_errors(inputs, tmp_path):
     assert rc == 1 and 'drop --method' in err, err
     rc, err = compute(inputs, tmp_path/'k.h5', '--interaction-classes', 2)
     assert rc == 1 and '--interaction-classes needs --interactions' in err, err
+    rc, err = compute(inputs, tmp_path/'i.h5', '--interaction-index', 'k-SII')
+    assert rc == 1 and '--interaction-index needs --interactions' in err, err
