@@ -11,6 +11,7 @@ __all__ = ['MAX_RUN_EXACT_FRAMES', 'BatchError', 'ModelSpec', 'read_model_spec',
 # %% ../nbs/09_batch.ipynb #03542f7e
 import csv, fcntl, hashlib, json, logging, shutil, sys, time
 from collections import Counter
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from .esv import ESVTooLargeError
 from .multiscale import exact_model_esvs, multiscale_heads
 from .approximate import DEFAULT_APPROXIMATION, METHODS, chunk_seed, esvs_for_batch, run_method
 from .sampling import constructive_budget
-from .results import create_run, strings_array, summarise_results
+from .results import INTERACTION_DATASETS, TIME_AXES, create_run, strings_array, summarise_results
+from .batch_interactions import check_interactions, interaction_arguments, interactions_for_batch
 
 # %% ../nbs/09_batch.ipynb #542367eb
 class BatchError(ValueError):
@@ -156,7 +158,7 @@ def solve_in_halves(solve, # (B, T, D) numpy features → an `ESVResult`; may ra
         return solve_in_halves(solve, x[:h], start) + solve_in_halves(solve, x[h:], start + h)
 
 # %% ../nbs/09_batch.ipynb #6d4d7578
-def compute_chunk(task:dict, # chunk, index, features (B, T, D), frame_idx, model, model_digest, priors, method, budget, seed, device, progress
+def compute_chunk(task:dict, # chunk, index, features (B, T, D), frame_idx, model, model_digest, priors, method, budget, seed, device, progress[, interactions]
                  ) -> dict: # what `ResultsStore.write_chunk` saves
     "ESVs of one chunk's videos; a video with non-finite features or results, or too long for exact ESVs, is skipped with a reason."
     start = time.perf_counter()
@@ -167,10 +169,11 @@ def compute_chunk(task:dict, # chunk, index, features (B, T, D), frame_idx, mode
     ok, esvs, scores = np.zeros(B, bool), np.zeros((B, T, C), np.float32), np.zeros((B, C), np.float32)
     stderr = np.zeros((B, T, C), np.float32) if task['method'].startswith('approximate') else None
     reasons = {int(i): 'non-finite features' for i in np.setdiff1d(np.arange(B), keep)}
+    pairs, extra = task.get('interactions'), {}  # pairs: the run's interaction settings; extra: their arrays (B, ...)
     def solve(x):
         with torch.no_grad():
-            return esvs_for_batch(model, torch.from_numpy(x), priors, task['method'], task['budget'], task['seed'],
-                                  task['device'], task['progress'], **task.get('options', {}))
+            engine = partial(interactions_for_batch, **pairs) if pairs else partial(esvs_for_batch, **task.get('options', {}))
+            return engine(model, torch.from_numpy(x), priors, task['method'], task['budget'], task['seed'], task['device'], task['progress'])
     as_numpy = lambda t: t.detach().cpu().numpy().astype(np.float32)
     for s, n, r in solve_in_halves(solve, np.ascontiguousarray(x[keep])):
         rows = keep[s:s+n]
@@ -179,15 +182,17 @@ def compute_chunk(task:dict, # chunk, index, features (B, T, D), frame_idx, mode
             continue
         ok[rows], esvs[rows], scores[rows] = True, as_numpy(r.values), as_numpy(r.scores)
         if stderr is not None: stderr[rows] = as_numpy(r.stderr)
+        for k, v in getattr(r, 'arrays', {}).items(): extra.setdefault(k, np.zeros((B,) + v.shape[1:], v.dtype))[rows] = v
     finite = (np.isfinite(esvs).all(axis=(1, 2)) & np.isfinite(scores).all(axis=1)
               & np.isfinite(esvs if stderr is None else stderr).all(axis=(1, 2)))
+    for v in extra.values(): finite &= np.isfinite(v).reshape(B, -1).all(1)
     reasons.update({int(i): 'non-finite scores or ESVs' for i in np.flatnonzero(ok & ~finite)})
     ok &= finite
     bad = np.array(sorted(reasons), dtype=np.int64)
     return dict(chunk=task['chunk'], index=task['index'][ok], frame_idx=task['frame_idx'][ok], esvs=esvs[ok],
                 scores=scores[ok], stderr=None if stderr is None else stderr[ok],
                 skipped_index=task['index'][bad], skipped_reason=[reasons[i] for i in bad],
-                seconds=time.perf_counter() - start)
+                seconds=time.perf_counter() - start, **{k: v[ok] for k, v in extra.items()})
 
 # %% ../nbs/09_batch.ipynb #80b54a8c
 class ResultsStore:
@@ -256,7 +261,7 @@ def write_chunk(self:ResultsStore, result:dict # from `compute_chunk`
     "Save one computed chunk as `OUT.parts/chunk-NNNNNN.h5`, atomically."
     with atomic_path(self._chunk_path(result['chunk'])) as tmp, h5py.File(tmp, 'w') as f:
         f.attrs['run_id'], f.attrs['chunk'] = self.run_id, result['chunk']
-        for k in ('index', 'frame_idx', 'scores', 'esvs', 'stderr', 'skipped_index'):
+        for k in ('index', 'frame_idx', 'scores', 'esvs', 'stderr', 'skipped_index', *INTERACTION_DATASETS):
             if result.get(k) is not None: f[k] = result[k]
         f['skipped_reason'] = strings_array(result['skipped_reason'])
 
@@ -290,12 +295,13 @@ def assemble(self:ResultsStore, n_chunks:int, # chunks in the run's plan (all mu
     "Write `OUT` from the saved chunks, in the split's video order, then remove `OUT.parts/`."
     files = sorted(self.parts.glob('chunk-*.h5'))
     if len(files) != n_chunks: raise RuntimeError(f"{len(files)} of {n_chunks} chunks are saved; cannot assemble yet.")
-    index, skipped, reasons, T, approx = [], [list(too_short)], [['too short']*len(too_short)], 0, False
+    index, skipped, reasons, T, approx, K = [], [list(too_short)], [['too short']*len(too_short)], 0, False, 0
     for p in files:
         with h5py.File(p, 'r') as f:
             index.append(f['index'][:]); skipped.append(list(f['skipped_index'][:]))
             reasons.append(list(f['skipped_reason'].asstr()[:]))
             T, approx = max(T, f['esvs'].shape[1]), 'stderr' in f
+            if 'interactions' in f: K = f['interactions'].shape[-1]  # classes with pair terms
     order = np.sort(np.concatenate(index)).astype(np.int64)
     skipped, reasons = np.array(sum(skipped, []), dtype=np.int64), np.array(sum(reasons, []), dtype=object)
     skipped, reasons = skipped[np.argsort(skipped)], reasons[np.argsort(skipped)]
@@ -305,12 +311,12 @@ def assemble(self:ResultsStore, n_chunks:int, # chunks in the run's plan (all mu
         f.attrs['class_names'] = strings_array(attrs['class_names'])
         f.attrs['arguments'], f.attrs['inputs'] = json.dumps(self.arguments), json.dumps(self.inputs)
         out = create_run(f, uids[order], np.asarray(videos['labels'])[order], np.asarray(videos['lengths'])[order], priors,
-                         T or max(attrs['n_frames'], 0), stderr=approx)
+                         T or max(attrs['n_frames'], 0), stderr=approx, interactions=K)
         for p in files:
             with h5py.File(p, 'r') as c:
                 if not len(c['index']): continue
                 rows, t = consecutive_rows(np.searchsorted(order, c['index'][:])), c['esvs'].shape[1]
-                for k, ds in out.items(): ds[(rows, slice(0, t)) if k != 'scores' else rows] = c[k][:]
+                for k, ds in out.items(): ds[(rows,) + (slice(0, t),) * TIME_AXES.get(k, 1)] = c[k][:]
         f['skipped_uids'], f['skipped_reasons'] = strings_array(uids[skipped]), strings_array(reasons)
     self.close()
     shutil.rmtree(self.parts, ignore_errors=True)
@@ -334,11 +340,13 @@ class EsvRun:
     arguments:dict # compared when resuming: input digests and every setting that changes the numbers
     inputs:dict # paths the inputs were read from
     options:dict # more arguments of the approximate engine (the constructive sampler's max_samples, n_iters)
+    interactions:dict=None # the interaction settings (`interaction_arguments`), None for ESVs only
 
     def attrs(self) -> dict:
         "Root attributes of the results file."
         return dict(model=self.spec.name, dataset=self.spec.dataset, method=self.method, n_frames=self.n_frames,
-                    budget=self.budget, seed=self.seed, version=play_fair.__version__, class_names=self.class_names)
+                    budget=self.budget, seed=self.seed, version=play_fair.__version__, class_names=self.class_names,
+                    **({'interaction_index': self.interactions['interactions']} if self.interactions else {}))
 
 # %% ../nbs/09_batch.ipynb #0e517e0a
 def class_names_of(model, # a loaded checkpoint
@@ -386,6 +394,8 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
              max_samples:int=None, # the original's constructive sampler: subsets per scale (implies approximate='constructive')
              n_iters:int=None, # the original's constructive sampler: repeats (default 1)
              other_backbone:bool=False, # the features are of another backbone than the model's, on purpose
+             interactions:str=None, # also frame-pair interactions, of this index ("SII", "k-SII", "STII"); None for none
+             interaction_classes:int=None, # pair terms for each video's top this many classes only (None: all)
             ) -> EsvRun:
     "Check a run's inputs, chunk its videos and fingerprint its arguments, before anything is computed."
     spec = read_model_spec(model_spec, features=features, split=split, name=model_name, dataset=dataset)
@@ -403,6 +413,11 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
     if options and approximate not in (None, True, 'constructive'):
         raise BatchError(f"The original's --approximate-max-samples-per-scale and --approximate-n-iters set its constructive "
                          f"sampler, not the {approximate} method.")
+    if interactions and (options or approximate not in (None, True)):
+        raise BatchError("With --interactions, approximate ESVs and pair terms come from one sampler of their own; drop "
+                         "--method and the original's sampler flags.")
+    try: pairs = interaction_arguments(interactions, interaction_classes, len(priors))
+    except ValueError as e: raise BatchError(str(e)) from None
     if approximate is True or options: approximate = 'constructive' if options else DEFAULT_APPROXIMATION
     if approximate and approximate not in METHODS:
         raise BatchError(f"Unknown approximation method {approximate!r}; choose one of {', '.join(METHODS)}.")
@@ -416,13 +431,15 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
                          "(or the original's --approximate-max-samples-per-scale).")
     method, budget = run_method(model, approximate), (budget or 0) if approximate else 0
     if chunks: check_longest_video(model, method, max(c.n_frames for c in chunks), reader.feature_dim, priors, budget)
+    if pairs: method = check_interactions(model, method, max((c.n_frames for c in chunks), default=0), reader.feature_dim,
+                                          priors, budget, interactions)
     seed = seed if approximate else 0
     paths = dict(model=spec.model, features=spec.features, priors=priors_csv.resolve())
     arguments = dict({k: file_digest(p) for k, p in paths.items()}, split=spec.split, n_frames=n_frames, method=method,
                      budget=budget, seed=seed, chunk_size=chunk_size, model_name=spec.name, dataset=spec.dataset,
-                     version=play_fair.__version__, **options)
+                     version=play_fair.__version__, **options, **pairs)
     return EsvRun(spec, model, priors, class_names_of(model, priors_csv), reader, n_frames, method, budget, seed,
-                  chunks, too_short, arguments, {k: str(p) for k, p in paths.items()}, options)
+                  chunks, too_short, arguments, {k: str(p) for k, p in paths.items()}, options, pairs or None)
 
 # %% ../nbs/09_batch.ipynb #9b4be30d
 def format_summary(s:dict # from `compute_esvs`
@@ -446,7 +463,8 @@ def chunk_tasks(run:EsvRun, # the planned run
                ):
     "The chunks as tasks for `compute_chunk`, each chunk's features read only when its task is needed."
     common = dict(model=str(run.spec.model), model_digest=run.arguments['model'], priors=run.priors.numpy(),
-                  method=run.method, budget=run.budget, device=device, progress=progress, options=run.options)
+                  method=run.method, budget=run.budget, device=device, progress=progress, options=run.options,
+                  interactions=run.interactions)
     for c in chunks:
         start = time.perf_counter()
         x, frame_idx = run.features.read(c.index)

@@ -24,10 +24,11 @@ from PIL import Image, ImageDraw, ImageFont
 from .data import CLASSES, generate_something_synthetic, read_video
 from .labels import read_classes
 from .results import CollatedResults, VideoResult, write_collated
+from .pair_view import PairFrames, add_pair_heatmap, pair_heatmap, pair_title
 from .serve import main, serve # serving the page, kept light so that --help needs no widgets
 
 # %% ../nbs/07_dashboard.ipynb #27052ddf
-def _demo_run(rng, uids, labels, lengths, evidence, n, priors, noise=0.0):
+def _demo_run(rng, uids, labels, lengths, evidence, n, priors, noise=0.0, pairs=False):
     "Additive toy ESVs for `n` sampled frames of every demo video: contributions that sum to score - prior."
     C, N = len(priors), len(labels)
     frame_idx = np.stack([((np.arange(n) + 0.5) * L / n).astype(np.int64) for L in lengths])
@@ -40,6 +41,12 @@ def _demo_run(rng, uids, labels, lengths, evidence, n, priors, noise=0.0):
     run = dict(uids=uids, labels=labels, frame_idx=frame_idx, video_lengths=lengths, scores=scores, esvs=esvs, priors=priors,
                attrs=dict(method='approximate/demo' if noise else 'exact', n_frames=n))
     if noise: run['stderr'] = np.full(esvs.shape, noise / 2)
+    if pairs:  # toy pair terms: evidence frames relate to each other for the true class
+        p = rng.normal(0, 0.01, (N, n, n, C)) + 0.05 * (in_ev[:, :, None] * in_ev[:, None, :])[..., None] * np.eye(C)[labels][:, None, None]
+        p = (p + p.transpose(0, 2, 1, 3)) / 2
+        p[:, np.arange(n), np.arange(n)] = 0
+        run.update(interactions=p, frame_terms=esvs)
+        run['attrs']['interaction_index'] = 'SII'
     return run
 
 # %% ../nbs/07_dashboard.ipynb #22bb4743
@@ -48,22 +55,22 @@ def make_demo(folder, # where the demo goes (reused if this version made it ther
               n_max:int=8, # results for 1..n_max sampled frames
               seed:int=0, # seed of every random choice
              ) -> dict: # paths: results_path, compare_path, videos_dir, data_root
-    "Write a small demo for the explorer: Something-Synthetic videos and two collated files of toy ESVs."
+    "Write a small demo for the explorer: Something-Synthetic videos and two collated files of toy ESVs (the first with pair terms)."
     folder = Path(folder)
     data_root = folder/'something-synthetic'
     paths = dict(results_path=folder/'demo-exact.h5', compare_path=folder/'demo-approx.h5',
                  videos_dir=data_root/'videos', data_root=data_root)
-    if (folder/'.complete').is_file() and (folder/'.complete').read_text() == '3': return paths
+    if (folder/'.complete').is_file() and (folder/'.complete').read_text() == '4': return paths
     generate_something_synthetic(data_root, 0, n_per_class * len(CLASSES), seed=seed, n_workers=1, progress=False)
     classes, entries = read_classes(data_root/'classes.csv'), json.loads((data_root/'validation.json').read_text())
     uids, labels = [e['id'] for e in entries], np.array([classes.index(e['template']) for e in entries])
     lengths = np.array([len(read_video(paths['videos_dir']/f'{u}.webm')[0]) for u in uids])
     evidence, priors = [set(e['evidence_frames']) for e in entries], np.full(len(classes), 1 / len(classes))
     for key, model, noise in (('results_path', 'toy game', 0.0), ('compare_path', 'noisy toy game', 0.02)):
-        runs = {n: _demo_run(np.random.default_rng([seed, n]), uids, labels, lengths, evidence, n, priors, noise)
+        runs = {n: _demo_run(np.random.default_rng([seed, n]), uids, labels, lengths, evidence, n, priors, noise, pairs=not noise)
                 for n in range(1, n_max + 1)}
         write_collated(paths[key], runs, classes, dataset='Something-Synthetic (demo)', model=model)
-    (folder/'.complete').write_text('3')
+    (folder/'.complete').write_text('4')
     return paths
 
 # %% ../nbs/07_dashboard.ipynb #6b8118b5
@@ -246,6 +253,7 @@ class ESVExplorer:
         self.video_box, self.frame_image, self.frame_caption = W.Box(), W.Image(format='png'), W.HTML()
         self.strip, self.summary, self.status = W.Image(format='png'), W.HTML(), W.HTML()
         self.export_button, self.export_note = W.Button(description='Export view', icon='download'), W.HTML()
+        self.pair_frames = PairFrames(self.frames)  # the two frames of a clicked cell of the pair heatmap
         self._build_figures()
         for w, cls in ((self.class_dd, 'pf-class'), (self.example, 'pf-example'), (self.uid_box, 'pf-uid'), (self.n_slider, 'pf-n'),
                        (self.explain_dd, 'pf-explain'), (self.video_box, 'pf-video'), (self.frame_image, 'pf-frame'),
@@ -286,12 +294,14 @@ def _explorer_figure(compare:bool # a second ESV chart beside the first
 # %% ../nbs/07_dashboard.ipynb #a127f059
 @patch
 def _build_figures(self:ESVExplorer):
-    cmp = self.compare is not None
-    self.fig = go.FigureWidget(_explorer_figure(cmp))
+    cmp, pairs = self.compare is not None, any('interactions' in g for g in self.results.groups.values())
+    self.fig = go.FigureWidget(add_pair_heatmap(_explorer_figure(cmp)) if pairs else _explorer_figure(cmp))
     self._traces = {t.name: k for k, t in enumerate(self.fig.data)}
     for side in ['esv', 'compare'][:1 + cmp]:
         self.fig.data[self._traces[side]].on_hover(self._on_bar); self.fig.data[self._traces[side]].on_click(self._on_bar)
-    self.fig.data[-1].on_click(lambda trace, points, state: points.point_inds and self.explain(trace.customdata[points.point_inds[0]]))
+    self.fig.data[self._traces['predictions']].on_click(lambda trace, points, state: points.point_inds and self.explain(trace.customdata[points.point_inds[0]]))
+    if pairs: self.fig.data[self._traces['pairs']].on_click(lambda trace, points, state: points.xs and self.pair_frames.show(
+        self.uid, self.vr, self.explain_dd.value, points.ys[0] - 1, points.xs[0] - 1))
 
 # %% ../nbs/07_dashboard.ipynb #48ba31f4
 @patch
@@ -308,7 +318,7 @@ def _layout(self:ESVExplorer) -> W.Widget:
                   f"{' on ' + html.escape(r.dataset) if r.dataset else ''}</h3>")
     controls = W.VBox([W.HBox([self.class_dd, self.example]), W.HBox([self.uid_box, self.n_slider]), self.explain_dd])
     frame = W.VBox([self.frame_image, self.frame_caption])
-    return W.VBox([head, controls, self.status, W.HBox([self.video_box, frame, self.summary]), self.strip, self.fig,
+    return W.VBox([head, controls, self.status, W.HBox([self.video_box, frame, self.summary]), self.strip, self.fig, self.pair_frames.widget,
                    W.HBox([self.export_button, self.export_note])])
 
 # %% ../nbs/07_dashboard.ipynb #944822cb
@@ -414,6 +424,8 @@ def _render(self:ESVExplorer, video:bool=True):
             self.fig.layout['xaxis' + ('2' if j else '')].range = [0.5, len(vr.frame_idx) + 0.5]
             self.fig.layout['yaxis' + ('2' if j else '')].range = list(y_range)
         self.trace('predictions').update(**_prediction_traces(vr.scores, vr.label, names, cls)[0])
+        if 'pairs' in self._traces:
+            self.trace('pairs').update(**pair_heatmap(vr, cls)); self.fig.layout.annotations[-1].text = pair_title(vr, cls, names)
     # A FigureWidget inside a box is never displayed itself, so plotly does not refresh the state a new view starts
     # from (it does so only in `_repr_mimebundle_`); keep it current, or a page opened now would show the first figure.
     self.fig._widget_data, self.fig._widget_layout = deepcopy(self.fig._data), deepcopy(self.fig._layout_obj._props)
@@ -421,6 +433,7 @@ def _render(self:ESVExplorer, video:bool=True):
     self.strip.value = _png(esv_strip(frames, vr.esvs[:, cls], vr.frame_idx, ev))
     self.summary.value = _summary_html(self.uid, vr, cls, names, [(res, v) for _, v, res in sides if v is not None])
     self.show_frame(int(np.argmax(vr.esvs[:, cls])))
+    self.pair_frames.show(self.uid, vr, cls)
 
 # %% ../nbs/07_dashboard.ipynb #501f4da7
 @patch

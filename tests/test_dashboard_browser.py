@@ -133,3 +133,65 @@ def test_explorer_page_shows_the_files_esvs(server):
         finally:
             browser.close()
     assert not errors, f"The page raised JavaScript errors: {errors}"
+
+
+# The pair heatmap beside the ESV bars (the trace 'pairs' of the explorer's figure): its cells, its title, and where
+# cell (x, y) lies on the screen.
+PAIRS_JS = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g.layout && g.layout.meta === 'esv-explorer');
+  const t = gd && gd.data && gd.data.find(t => t.name === 'pairs');
+  if (!t || !t.z || !t.z.length) return null;
+  return {z: Array.from(t.z).map(r => Array.from(r).map(v => v === null ? null : Number(v))),
+          title: gd.layout.annotations[gd.layout.annotations.length - 1].text}; }"""
+CELL_JS = """([x, y]) => { const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g.layout && g.layout.meta === 'esv-explorer');
+  const t = gd._fullData.find(t => t.name === 'pairs');
+  const xa = gd._fullLayout['xaxis' + t.xaxis.slice(1)], ya = gd._fullLayout['yaxis' + t.yaxis.slice(1)], box = gd.getBoundingClientRect();
+  return [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(y)]; }"""
+
+
+def test_pair_heatmap_shows_the_files_interactions(server):
+    "The heatmap holds the file's pair terms for the explained class; hovering names both frames; a click shows both large."
+    from playwright.sync_api import sync_playwright
+    from play_fair.results import CollatedResults
+    vr = CollatedResults(server['demo']['results_path']).video(8, '1')
+    want = vr.pair_terms(0)
+    url, errors = server['url'], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={'width': 1600, 'height': 1700})  # the heatmap widens the charts
+            page.on('pageerror', lambda e: errors.append(str(e)))
+            page.route('**/*', lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+            page.goto(url, wait_until='domcontentloaded', timeout=120_000)
+            page.wait_for_selector('.pf-charts.js-plotly-plot', timeout=180_000)
+            deadline, got = time.time() + 60, None
+            while time.time() < deadline:
+                got = page.evaluate(PAIRS_JS)
+                if got and len(got['z']) == len(want): break
+                page.wait_for_timeout(250)
+            assert got and len(got['z']) == len(want), f"The pair heatmap shows {got}, not the file's {len(want)}×{len(want)} pair terms."
+            z = np.array([[np.nan if v is None else v for v in row] for row in got['z']])
+            off = ~np.eye(len(want), dtype=bool)
+            assert np.allclose(z[off], want[off], atol=1e-9) and np.isnan(np.diag(z)).all(), (z, want)
+            assert got['title'] == 'SII interactions<br>for “Moving [something] from left to right”', got['title']
+
+            strongest = np.unravel_index(np.argmax(np.abs(want)), want.shape)
+            i, j = next((a, b) for a in range(len(want)) for b in range(len(want)) if a != b and {a, b} != set(map(int, strongest)))
+            page.locator('.pf-charts').scroll_into_view_if_needed()
+            xy = page.evaluate(CELL_JS, [j + 1, i + 1])  # column j, row i: frames i+1 and j+1
+            page.mouse.move(*xy)
+            page.wait_for_function(f"() => [...document.querySelectorAll('.pf-charts .hoverlayer .hovertext')].some(t => "
+                                   f"t.textContent.includes('frames {j + 1} and {i + 1} of 8'))", timeout=30_000)
+            page.mouse.click(*xy)
+            a, b = vr.frame_idx[i], vr.frame_idx[j]
+            page.wait_for_function(f"() => document.querySelector('.pf-pair-caption').innerText.includes("
+                                   f"'frames {i + 1} and {j + 1} of 8: video frames {a} and {b}')", timeout=30_000)
+            caption = page.inner_text('.pf-pair-caption')
+            assert f"{want[i, j]:+.4f}" in caption, caption
+            sizes = page.evaluate("() => [...document.querySelectorAll('.pf-pair-frame')].map(im => [im.naturalWidth, im.naturalHeight])")
+            assert len(sizes) == 2 and all(w > 0 and h > 0 for w, h in sizes), f"both frames are shown large: {sizes}"
+            shot = server['tmp']/'explorer-pairs.png'
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the pair heatmap: {shot}")
+        finally:
+            browser.close()
+    assert not errors, f"The page raised JavaScript errors: {errors}"
