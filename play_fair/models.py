@@ -448,7 +448,8 @@ def _write_checkpoint(folder, config:dict, state_dicts:dict):
     return folder
 
 # %% ../nbs/01_models.ipynb #4a1c803a
-CONFIG_INTEGERS = dict(tsn=('input_dim', 'n_classes'), mtrn=('input_dim', 'hidden_dim', 'n_classes', 'n_max')) # what each kind of config.json must hold
+CONFIG_INTEGERS = dict(tsn=('input_dim', 'n_classes'), mtrn=('input_dim', 'hidden_dim', 'n_classes', 'n_max'), # what each kind of config.json must hold
+                       temporal_transformer=('input_dim', 'n_classes', 'd_model', 'n_heads', 'n_layers', 'dim_feedforward', 'n_positions'))
 
 def _read_config(folder, kinds):
     folder, path = Path(folder), Path(folder)/'config.json'

@@ -132,10 +132,15 @@ def load_video_transformer(path, # a local Hugging Face folder of a video classi
                           ) -> VideoTransformerPlayers: # in eval mode, with `.class_names`
     "Load a Hugging Face video transformer as a model over its temporal token groups."
     from transformers import AutoModelForVideoClassification
+    from transformers.utils import logging as hf_logging
     path = Path(path)
     config = json.loads((path/'config.json').read_text())
     check_model_type(config, path)
-    hf = AutoModelForVideoClassification.from_pretrained(path)
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a local folder loads in a blink: no bar on the terminal of a quiet batch run
+    try: hf = AutoModelForVideoClassification.from_pretrained(path)
+    finally:
+        if shown: hf_logging.enable_progress_bar()
     model = VideoTransformerPlayers(hf, read_preprocessing(path, hf.config.image_size), max_batch_size)
     return model.to(get_device(device)).eval()
 
