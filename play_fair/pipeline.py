@@ -183,7 +183,7 @@ def run_steps(steps:list, # `Step`s, `Command`s and `Lanes`, in order
 
 # %% ../nbs/10_pipeline.ipynb #2b4fea75
 DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True, val_every=4), # 01a_training, demo size
-                     heads=dict(head_epochs=60, precision='float32')) # 02_features, demo size; float32 features on every CPU
+                     heads=dict(head_epochs=60, tt_epochs=20, precision='float32')) # 02_features, demo size; float32 features on every CPU
 DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[128, 1024, 4096], n_seeds=2,
                   timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096) # 06_approximation
 DEMO_VIDEO = dict(epochs=10, max_steps=None, layers=3, hidden_size=96, batch_size=16, lr=1e-3, n_explain=4) # 11_transformers, --full only
