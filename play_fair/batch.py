@@ -428,7 +428,7 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
         raise BatchError(f"Unknown approximation method {approximate!r}; choose one of {', '.join(METHODS)}.")
     if spec.gulp_dir is None: reader = SplitFeatures(spec.features, spec.split, n_frames, feature_dim=head.input_dim)
     else: reader = SplitClips(spec.gulp_dir, model); n_frames = reader.n_frames  # players: the clip's G token groups
-    chunk_size = chunk_size or (1024 if spec.gulp_dir is None else 32)
+    chunk_size = (1024 if spec.gulp_dir is None else 32) if chunk_size is None else chunk_size
     chunks, too_short = plan_chunks(reader.lengths if spec.gulp_dir is None else reader.clip_lengths, n_frames, chunk_size)
     if max_samples and budget is None and chunks:  # the original's settings fix the cost: what its longest video needs
         T, heads = max(c.n_frames for c in chunks), multiscale_heads(model)
