@@ -26,7 +26,8 @@ from .data import sample_frame_indices
 from .files import atomic_path, atomic_write, differing_arguments, file_digest, output_file, read_json
 from .models import MultiscaleTRN, TemporalTransformer, get_device, load_model
 from .features import FeatureDataset, check_backbone
-from .clip_batch import SplitClips, clip_gulp_dir, is_video_transformer
+from .clip_batch import SplitClips, clip_gulp_dir
+from .video_transformers import is_video_transformer
 from .priors import load_priors
 from .esv import ESVTooLargeError
 from .multiscale import exact_model_esvs, multiscale_heads
