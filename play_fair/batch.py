@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAX_RUN_EXACT_FRAMES', 'BatchError', 'ModelSpec', 'read_model_spec', 'SplitFeatures', 'Chunk', 'plan_chunks',
-           'cached_model', 'solve_in_halves', 'compute_chunk', 'ResultsStore', 'stored_arguments', 'consecutive_rows',
-           'EsvRun', 'class_names_of', 'check_longest_video', 'plan_run', 'format_summary', 'chunk_tasks',
+           'cached_model', 'solve_in_halves', 'compute_chunk', 'ResultsStore', 'stored_arguments', 'EsvRun',
+           'class_names_of', 'model_name_of', 'check_longest_video', 'plan_run', 'format_summary', 'chunk_tasks',
            'save_results', 'compute_esvs', 'connect', 'on_dask']
 
 # %% ../nbs/09_batch.ipynb #03542f7e
@@ -25,14 +25,16 @@ import play_fair
 from .commands import compute_esvs_cli # the command, defined where --help needs no torch
 from .data import sample_frame_indices
 from .files import atomic_path, atomic_write, differing_arguments, file_digest, output_file, read_json
-from .models import MultiscaleTRN, get_device, load_model
+from .models import MultiscaleTRN, TemporalTransformer, get_device, load_model
 from .features import FeatureDataset, check_backbone
+from .clip_batch import SplitClips, clip_gulp_dir
+from .video_transformers import is_video_transformer
 from .priors import load_priors
 from .esv import ESVTooLargeError
 from .multiscale import exact_model_esvs, multiscale_heads
 from .approximate import DEFAULT_APPROXIMATION, METHODS, chunk_seed, esvs_for_batch, run_method
 from .sampling import constructive_budget
-from .results import INTERACTION_DATASETS, TIME_AXES, create_run, strings_array, summarise_results
+from .results import INTERACTION_DATASETS, TIME_AXES, consecutive_rows, create_run, strings_array, summarise_results
 from .batch_interactions import check_interactions, interaction_arguments, interactions_for_batch
 
 # %% ../nbs/09_batch.ipynb #542367eb
@@ -42,20 +44,22 @@ class BatchError(ValueError):
 # %% ../nbs/09_batch.ipynb #a95ff11c
 @dataclass
 class ModelSpec:
-    "What a batch run evaluates: a checkpoint folder, the features file it reads, and names stored with the results."
-    model:Path # checkpoint folder written by `save_model`
-    features:Path # features HDF5 written by `extract_features`
+    "What a batch run evaluates: a checkpoint folder, the features file (or a video transformer's gulp directory) it reads, and names stored with the results."
+    model:Path # checkpoint folder written by `save_model`, or a Hugging Face video transformer folder
+    features:Path # features HDF5 written by `extract_features` (None for a video transformer)
     split:str='validation' # the features file's split to compute
     name:str=None # model name stored in the results (None: TSN or MTRN, from the checkpoint)
     dataset:str='' # dataset name stored in the results
+    gulp_dir:Path=None # gulp directory of the videos, read by a video transformer instead of features
 
-_SPEC_KEYS = ('model', 'features', 'split', 'name', 'dataset')
+_SPEC_KEYS = ('model', 'features', 'split', 'name', 'dataset', 'gulp_dir')
 
 def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder or file (then pass `features`)
                     features:Path=None, # features HDF5, overriding the spec's
                     split:str=None, # split, overriding the spec's
                     name:str=None, # model name, overriding the spec's
                     dataset:str=None, # dataset name, overriding the spec's
+                    gulp_dir:Path=None, # gulp directory of the videos, overriding the spec's (video transformers only)
                    ) -> ModelSpec:
     "Read a model spec; relative paths in a spec file are resolved against the spec file's folder."
     spec = Path(spec)
@@ -71,10 +75,15 @@ def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder or fil
                              f"optionally {', '.join(repr(k) for k in _SPEC_KEYS[1:])}.")
         base = spec.parent
     else: raise BatchError(f"The model spec {spec} does not exist; pass a spec JSON file or a checkpoint folder.")
-    over = dict(features=features, split=split, name=name, dataset=dataset)
+    over = dict(features=features, split=split, name=name, dataset=dataset, gulp_dir=gulp_dir)
     d.update({k: v for k, v in over.items() if v is not None})
+    if is_video_transformer(model := (base/d['model']).resolve()):
+        return ModelSpec(model, None, d.get('split', 'validation'), d.get('name'), d.get('dataset', ''),
+                         clip_gulp_dir(model, d, Path.cwd() if gulp_dir is not None else base))
+    if 'gulp_dir' in d:
+        raise BatchError(f"{model} is a model over per-frame features, and --gulp-dir is for Hugging Face video transformers; "
+                         "pass its features file with --features FEATURES_H5 instead.")
     if 'features' not in d: raise BatchError(f"No features file for {spec}: add \"features\" to the spec or pass --features.")
-    model = (base/d['model']).resolve()
     feats = (Path.cwd() if features is not None else base)/d['features']
     if not feats.resolve().is_file():
         raise BatchError(f"The features file {feats} does not exist; run extract-features first or fix the path.")
@@ -278,12 +287,6 @@ def finished(self:ResultsStore) -> dict: # chunk id → (videos done, reasons of
         except (OSError, KeyError, ValueError): p.unlink()
     return done
 
-# %% ../nbs/09_batch.ipynb #1c1ab8ca
-def consecutive_rows(pos:np.ndarray # increasing positions of rows
-                    ): # a slice, or `pos` itself
-    "A slice when the positions are consecutive (fast HDF5 writes), else the increasing positions themselves."
-    return slice(int(pos[0]), int(pos[-1]) + 1) if pos[-1] - pos[0] + 1 == len(pos) else pos
-
 # %% ../nbs/09_batch.ipynb #8b162398
 @patch
 def assemble(self:ResultsStore, n_chunks:int, # chunks in the run's plan (all must be saved)
@@ -291,6 +294,7 @@ def assemble(self:ResultsStore, n_chunks:int, # chunks in the run's plan (all mu
              too_short, # positions of the videos skipped before computing
              attrs:dict, # root attributes: model, dataset, method, n_frames, budget, seed, class_names
              priors:np.ndarray, # class priors (C,)
+             per_video:dict=None, # more datasets of the split, (N, ...) each, stored for the videos done (e.g. `group_frame_idx`)
             ) -> Path:
     "Write `OUT` from the saved chunks, in the split's video order, then remove `OUT.parts/`."
     files = sorted(self.parts.glob('chunk-*.h5'))
@@ -317,6 +321,7 @@ def assemble(self:ResultsStore, n_chunks:int, # chunks in the run's plan (all mu
                 if not len(c['index']): continue
                 rows, t = consecutive_rows(np.searchsorted(order, c['index'][:])), c['esvs'].shape[1]
                 for k, ds in out.items(): ds[(rows,) + (slice(0, t),) * TIME_AXES.get(k, 1)] = c[k][:]
+        for k, a in (per_video or {}).items(): f[k] = np.asarray(a)[order]
         f['skipped_uids'], f['skipped_reasons'] = strings_array(uids[skipped]), strings_array(reasons)
     self.close()
     shutil.rmtree(self.parts, ignore_errors=True)
@@ -330,7 +335,7 @@ class EsvRun:
     model:torch.nn.Module # the loaded checkpoint (on the CPU)
     priors:torch.Tensor # class priors (C,)
     class_names:list # the C class names
-    features:SplitFeatures # the split's videos
+    features:SplitFeatures # the split's videos (`SplitClips` for a video transformer)
     n_frames:int # frames per video, -1 for all
     method:str # engine, see `run_method`
     budget:int # model evaluations per video (0 if exact)
@@ -355,6 +360,15 @@ def class_names_of(model, # a loaded checkpoint
     "The class names a run stores: the checkpoint's, else the priors file's."
     if getattr(model, 'class_names', None): return list(model.class_names)
     with open(priors_csv, newline='') as f: return [r['class'] for r in csv.DictReader(f)]
+
+# %% ../nbs/09_batch.ipynb #5e23c8d6
+def model_name_of(model # a loaded model
+                 ) -> str:
+    "The model name a run stores when none is given: TSN, MTRN, TT, a video transformer's model type, else its class."
+    if isinstance(model, MultiscaleTRN): return 'MTRN'
+    if isinstance(model, TemporalTransformer): return 'TT'
+    if hasattr(model, 'hf'): return model.hf.config.model_type
+    return 'TSN' if type(model).__name__ == 'FeatureTSN' else type(model).__name__
 
 # %% ../nbs/09_batch.ipynb #5be4c02a
 MAX_RUN_EXACT_FRAMES = 20 # a run refuses exact ESVs of longer videos: 2^20 subsets, a million evaluations per video
@@ -390,19 +404,20 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
              features:Path=None, # overrides the spec's features file
              model_name:str=None, # overrides the spec's model name
              dataset:str=None, # overrides the spec's dataset name
-             chunk_size:int=1024, # videos per chunk: the unit of batching, saving and resuming
+             chunk_size:int=None, # videos per chunk, the unit of batching, saving and resuming (None: 1024, or 32 clips)
              max_samples:int=None, # the original's constructive sampler: subsets per scale (implies approximate='constructive')
              n_iters:int=None, # the original's constructive sampler: repeats (default 1)
              other_backbone:bool=False, # the features are of another backbone than the model's, on purpose
              interactions:str=None, # also frame-pair interactions, of this index ("SII", "k-SII", "STII"); None for none
              interaction_classes:int=None, # pair terms for each video's top this many classes only (None: all)
+             gulp_dir:Path=None, # a video transformer's gulp directory of the videos (instead of features)
             ) -> EsvRun:
     "Check a run's inputs, chunk its videos and fingerprint its arguments, before anything is computed."
-    spec = read_model_spec(model_spec, features=features, split=split, name=model_name, dataset=dataset)
+    spec = read_model_spec(model_spec, features=features, split=split, name=model_name, dataset=dataset, gulp_dir=gulp_dir)
     if not (priors_csv := Path(priors_csv)).is_file(): raise BatchError(f"The priors file {priors_csv} does not exist; run compute-class-priors first.")
-    check_backbone(spec.model, spec.features, other_backbone)
+    if spec.gulp_dir is None: check_backbone(spec.model, spec.features, other_backbone)
     model = load_model(spec.model, device='cpu')
-    spec.name = spec.name or ('MTRN' if isinstance(model, MultiscaleTRN) else 'TSN')
+    spec.name = spec.name or model_name_of(model)
     head = model.heads[0] if isinstance(model, MultiscaleTRN) else model
     priors = load_priors(priors_csv)
     if len(priors) != head.n_classes:
@@ -421,8 +436,10 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
     if approximate is True or options: approximate = 'constructive' if options else DEFAULT_APPROXIMATION
     if approximate and approximate not in METHODS:
         raise BatchError(f"Unknown approximation method {approximate!r}; choose one of {', '.join(METHODS)}.")
-    reader = SplitFeatures(spec.features, spec.split, n_frames, feature_dim=head.input_dim)
-    chunks, too_short = plan_chunks(reader.lengths, n_frames, chunk_size)
+    if spec.gulp_dir is None: reader = SplitFeatures(spec.features, spec.split, n_frames, feature_dim=head.input_dim)
+    else: reader = SplitClips(spec.gulp_dir, model); n_frames = reader.n_frames  # players: the clip's G token groups
+    chunk_size = (1024 if spec.gulp_dir is None else 32) if chunk_size is None else chunk_size
+    chunks, too_short = plan_chunks(reader.lengths if spec.gulp_dir is None else reader.clip_lengths, n_frames, chunk_size)
     if max_samples and budget is None and chunks:  # the original's settings fix the cost: what its longest video needs
         T, heads = max(c.n_frames for c in chunks), multiscale_heads(model)
         budget = options.get('n_iters', 1) * constructive_budget(T, T if heads is None else min(T, len(heads)), max_samples)
@@ -434,7 +451,8 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
     if pairs: method = check_interactions(model, method, max((c.n_frames for c in chunks), default=0), reader.feature_dim,
                                           priors, budget, interactions)
     seed = seed if approximate else 0
-    paths = dict(model=spec.model, features=spec.features, priors=priors_csv.resolve())
+    paths = dict(model=spec.model, **({'features': spec.features} if spec.gulp_dir is None else {'gulp_dir': spec.gulp_dir}),
+                 priors=priors_csv.resolve())  # a folder's digest covers all its files (weights, config, preprocessing)
     arguments = dict({k: file_digest(p) for k, p in paths.items()}, split=spec.split, n_frames=n_frames, method=method,
                      budget=budget, seed=seed, chunk_size=chunk_size, model_name=spec.name, dataset=spec.dataset,
                      version=play_fair.__version__, **options, **pairs)
@@ -497,7 +515,7 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
                  connect_timeout:float=5, # seconds to wait for the scheduler
                  stop_after:int=None, # compute at most this many chunks now, then return (run again to go on)
                  quiet:bool=False, # no progress bars, and no line saying that the run resumes
-                 **kwargs, # approximate, budget, seed, split, features, model_name, dataset, chunk_size: see `plan_run`
+                 **kwargs, # approximate, budget, seed, split, features, gulp_dir, model_name, dataset, chunk_size: see `plan_run`
                 ) -> dict: # summary: status, done, skipped (reason → count), seconds, videos/s, time split
     "Compute the ESVs of every video of a split into `out`, resuming the run if it was interrupted."
     wall, timer = time.perf_counter(), Counter(compute=0., reading=0., writing=0.)
@@ -524,7 +542,8 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
                         seconds=time.perf_counter() - wall)
         start = time.perf_counter()
         store.assemble(len(run.chunks), dict(uids=run.features.uids, labels=run.features.labels, lengths=run.features.lengths),
-                       run.too_short, run.attrs(), run.priors.numpy())
+                       run.too_short, run.attrs(), run.priors.numpy(),
+                       run.features.per_video() if isinstance(run.features, SplitClips) else None)
         timer['writing'] += time.perf_counter() - start
     except Exception as e:
         if type(e).__name__ != 'KilledWorker': raise

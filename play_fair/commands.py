@@ -130,10 +130,10 @@ def compute_class_priors_cli(train_json:str, # training split, e.g. something-so
 # %% ../nbs/13_commands.ipynb #ef182bde
 @call_parse
 def compute_esvs_cli(
-    model_spec:str, # model spec JSON file, e.g. {"model": "checkpoints/mtrn", "features": "features/mtrn.h5", "split": "validation", "name": "MTRN", "dataset": "Something-Synthetic"} (relative paths are read from the spec's folder), or a checkpoint folder with --features
+    model_spec:str, # model spec JSON file, e.g. {"model": "checkpoints/mtrn", "features": "features/mtrn.h5", "split": "validation", "name": "MTRN", "dataset": "Something-Synthetic"} (relative paths are read from the spec's folder), or a checkpoint folder with --features, or a Hugging Face video transformer folder with --gulp-dir
     priors_csv:str, # class priors CSV (from compute-class-priors)
     out:str, # results HDF5 file to write
-    sample_n_frames:int=8, # frames sampled per video, -1 for all frames
+    sample_n_frames:int=8, # frames sampled per video, -1 for all frames (a video transformer takes its own number)
     approximate:bool=False, # approximate ESVs with a fixed budget per video
     budget:int=None, # model evaluations per video (with --approximate)
     method:Annotated[str, f"approximation method (default: {DEFAULT_APPROXIMATION}, the most accurate for a budget; "
@@ -147,9 +147,10 @@ def compute_esvs_cli(
     connect_timeout:float=5, # seconds to wait for the scheduler
     split:str=None, # the features file's split (default: the spec's, else validation)
     features:str=None, # features HDF5 (default: the spec's)
+    gulp_dir:str=None, # a video transformer's input instead of features: the gulp directory of the split's videos (default: the spec's)
     model_name:str=None, # model name stored with the results (default: the spec's)
     dataset:str=None, # dataset name stored with the results (default: the spec's)
-    chunk_size:int=1024, # videos computed and saved together
+    chunk_size:int=None, # videos computed and saved together (default: 1024, or 32 clips of a video transformer)
     stop_after:int=None, # compute at most this many chunks, then stop (run again to go on)
     other_backbone:bool=False, # the features are of another backbone than the one the model was trained on, on purpose
     interactions:bool=False, # also store the frame-pair interactions of every video (T, T, C), from the same pass as its ESVs
@@ -165,7 +166,7 @@ def compute_esvs_cli(
         if not approximate and (budget is not None or method is not None): raise ValueError("--budget and --method need --approximate.")
         if not interactions and interaction_index != 'SII': raise ValueError("--interaction-index needs --interactions.")
         s = compute_esvs(model_spec, priors_csv, out, sample_n_frames, approximate=(method or True) if approximate else None, **original,
-                         budget=budget, seed=seed, device=device, split=split, features=features, model_name=model_name,
+                         budget=budget, seed=seed, device=device, split=split, features=features, gulp_dir=gulp_dir, model_name=model_name,
                          dataset=dataset, chunk_size=chunk_size, workers=workers, scheduler=scheduler,
                          connect_timeout=connect_timeout, stop_after=stop_after, other_backbone=other_backbone, quiet=quiet,
                          interactions=interaction_index if interactions else None, interaction_classes=interaction_classes)

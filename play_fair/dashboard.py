@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['SUPPORT', 'DISTRACT', 'EVIDENCE', 'ENV_VARS', 'make_demo', 'load_evidence', 'VideoFrames', 'tint', 'esv_strip',
-           'esv_figure', 'predictions_figure', 'named_classes', 'ESVExplorer', 'open_explorer']
+           'group_frames', 'player_labels', 'esv_figure', 'predictions_figure', 'named_classes', 'ESVExplorer',
+           'open_explorer']
 
 # %% ../nbs/07_dashboard.ipynb #72bec4bd
 import base64, html, io, json, os, tempfile
@@ -130,29 +131,46 @@ def esv_strip(frames:list, # the sampled frames, each (H, W, 3) or None
                 frame_idx:np.ndarray, # (T,) their indices in the full video
                 evidence:set=frozenset(), # evidence frame indices, outlined in gold
                 height:int=96, # thumbnail height
+                labels:list=None, # each thumbnail's label (default: `#` and its frame index)
                ) -> Image.Image:
-    "The sampled frames side by side, tinted by ESV and labelled with frame index and ESV."
+    "The sampled frames side by side, tinted by ESV and labelled with frame index (or `labels`) and ESV."
     scale = float(np.nanmax(np.abs(esvs))) if len(esvs) else 0.0
     thumbs = [tint(f, e, scale, height) for f, e in zip(frames, esvs)]
     pad, label_h, font = 6, 18, _font(12)
     strip = Image.new('RGB', (sum(t.width for t in thumbs) + pad * (len(thumbs) + 1), height + label_h + 2 * pad), 'white')
     draw, x = ImageDraw.Draw(strip), pad
-    for thumb, e, i in zip(thumbs, esvs, frame_idx):
+    for thumb, e, i, label in zip(thumbs, esvs, frame_idx, labels or [f'#{i}' for i in frame_idx]):
         strip.paste(thumb, (x, pad))
         if int(i) in evidence: draw.rectangle((x - 3, pad - 3, x + thumb.width + 2, pad + height + 2), outline=EVIDENCE, width=3)
-        draw.text((x + 2, pad + height + 3), f'#{i} {e:+.3f}', fill=SUPPORT if e >= 0 else DISTRACT, font=font)
+        draw.text((x + 2, pad + height + 3), f'{label} {e:+.3f}', fill=SUPPORT if e >= 0 else DISTRACT, font=font)
         x += thumb.width + pad
     return strip
 
+# %% ../nbs/07_dashboard.ipynb #fa27e4a5
+def group_frames(results:CollatedResults, # the results file
+                 n:int, # the group of results (number of players)
+                 uid:str, # the video
+                ) -> np.ndarray|None: # (G, t) the frames of each player, or None when the players are frames
+    "Every frame of each player of a video transformer's results, where the results hold them."
+    g, row = results.groups[n], results.row(n, uid)
+    return None if row is None or 'group_frame_idx' not in g else np.asarray(g['group_frame_idx'][row], np.int64)
+
+def player_labels(frame_idx:np.ndarray, # (T,) each player's (first) frame
+                  groups:np.ndarray=None, # (T, t) each player's frames, for frame groups
+                 ) -> list:
+    "How the explorer names each player: `#i` for a frame, `#a–b` for a group of frames."
+    return [f'#{i}' for i in frame_idx] if groups is None else [f'#{g[0]}–{g[-1]}' for g in groups]
+
 # %% ../nbs/07_dashboard.ipynb #a0b08aff
-def _esv_traces(vr:VideoResult, cls:int, evidence:set=frozenset()) -> tuple:
-    "Properties of the ESV bar trace and of the evidence-star trace, for `FigureWidget` updates."
+def _esv_traces(vr:VideoResult, cls:int, evidence:set=frozenset(), groups:np.ndarray=None) -> tuple:
+    "Properties of the ESV bar trace and of the evidence-star trace, for `FigureWidget` updates; `groups` (T, t) for frame groups."
     y, T = vr.esvs[:, cls], len(vr.frame_idx)
+    what, shown = ('frame', vr.frame_idx.tolist()) if groups is None else ('group', [l[1:] for l in player_labels(vr.frame_idx, groups)])
     x = list(range(1, T + 1))
     err = dict(type='data', array=vr.stderr[:, cls].tolist(), visible=True) if vr.stderr is not None else dict(visible=False, array=None)
-    bars = dict(x=x, y=y.tolist(), customdata=vr.frame_idx.tolist(), error_y=err,
+    bars = dict(x=x, y=y.tolist(), customdata=shown, error_y=err,
                 marker=dict(color=[_hex(SUPPORT) if v >= 0 else _hex(DISTRACT) for v in y]),
-                hovertemplate=f'frame %{{x}} of {T}: video frame %{{customdata}} of {vr.video_length}<br>ESV %{{y:+.4f}}<extra></extra>')
+                hovertemplate=f'{what} %{{x}} of {T}: video frame{"s" * (groups is not None)} %{{customdata}} of {vr.video_length}<br>ESV %{{y:+.4f}}<extra></extra>')
     ev = [k for k, i in enumerate(vr.frame_idx) if int(i) in evidence]
     stars = dict(x=[x[k] for k in ev], y=[max(float(y[k]), 0.0) for k in ev], customdata=[int(vr.frame_idx[k]) for k in ev])
     return bars, stars
@@ -243,7 +261,7 @@ class ESVExplorer:
         self.frames, self.evidence = VideoFrames(videos_dir), load_evidence(data_root)
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()/'esv-exports'
         names, ns = self.results.class_names, self.results.n_frames
-        self._quiet, self.uid, self.vr, self._video_uid = False, None, None, None
+        self._quiet, self.uid, self.vr, self._video_uid, self.groups = False, None, None, None, None
         self.n = n_frames if n_frames in ns else ns[-1]
         self.n_slider = W.SelectionSlider(options=[('all' if n < 0 else str(n), n) for n in ns], value=self.n, description='frames')
         self.class_dd = W.Dropdown(description='class', layout=W.Layout(width='420px'))
@@ -346,13 +364,16 @@ def show_frame(self:ESVExplorer, k:int # position of the frame among the sampled
               ):
     "Show sampled frame `k` of the current video large, with its ESV."
     vr, cls = self.vr, self.explain_dd.value
-    i = int(vr.frame_idx[k])
-    frame = self.frames.frame(self.uid, i)
+    i, shown = int(vr.frame_idx[k]), [int(vr.frame_idx[k])] if self.groups is None else self.groups[k].tolist()
+    frames = [self.frames.frame(self.uid, j) for j in shown]
+    frame = None if any(f is None for f in frames) else np.concatenate(frames, axis=1)  # a group: its frames side by side
     img = tint(frame, 0.0, 1.0, height=240) if frame is not None else Image.new('RGB', (240, 240), (221, 221, 221))
     self.frame_image.value = _png(img)
     self.frame_k = k
     e = vr.esvs[k, cls]
-    self.frame_caption.value = (f"<b>frame {k + 1} of {len(vr.frame_idx)}</b>: video frame {i} of {vr.video_length}"
+    what = f"frame {k + 1} of {len(vr.frame_idx)}</b>: video frame {i}" if self.groups is None else \
+           f"group {k + 1} of {len(vr.frame_idx)}</b>: video frames {player_labels(vr.frame_idx, self.groups)[k][1:]}"
+    self.frame_caption.value = (f"<b>{what} of {vr.video_length}"
                                 f"{' (evidence)' if i in self.evidence.get(self.uid, ()) else ''}<br>ESV "
                                 f"<span style='color:{_hex(SUPPORT if e >= 0 else DISTRACT)}'>{e:+.4f}</span>"
                                 f"{'' if frame is not None else ' (frame not available)'}")
@@ -417,7 +438,7 @@ def _render(self:ESVExplorer, video:bool=True):
     with self.fig.batch_update():
         for j, (side, v, res) in enumerate(sides):
             label = f"{res.model or res.path.name}{' (' + res.method(self.n) + ')' if res.method(self.n) else ''}"
-            bars, stars = _esv_traces(v, cls, ev) if v is not None else (dict(x=[], y=[], customdata=[]), dict(x=[], y=[], customdata=[]))
+            bars, stars = _esv_traces(v, cls, ev, group_frames(res, self.n, self.uid)) if v is not None else (dict(x=[], y=[], customdata=[]), dict(x=[], y=[], customdata=[]))
             self.trace(side).update(**bars); self.trace(f'{side} evidence').update(**stars)
             self.fig.layout.annotations[j].text = (f"{label}<br>ESVs for “{names[cls]}”" if v is not None
                                                    else f"{label}<br>no results for video {self.uid} with {self.n} frames")
@@ -430,7 +451,7 @@ def _render(self:ESVExplorer, video:bool=True):
     # from (it does so only in `_repr_mimebundle_`); keep it current, or a page opened now would show the first figure.
     self.fig._widget_data, self.fig._widget_layout = deepcopy(self.fig._data), deepcopy(self.fig._layout_obj._props)
     frames = [self.frames.frame(self.uid, i) for i in vr.frame_idx]
-    self.strip.value = _png(esv_strip(frames, vr.esvs[:, cls], vr.frame_idx, ev))
+    self.strip.value = _png(esv_strip(frames, vr.esvs[:, cls], vr.frame_idx, ev, labels=player_labels(vr.frame_idx, self.groups)))
     self.summary.value = _summary_html(self.uid, vr, cls, names, [(res, v) for _, v, res in sides if v is not None])
     self.show_frame(int(np.argmax(vr.esvs[:, cls])))
     self.pair_frames.show(self.uid, vr, cls)
@@ -452,7 +473,7 @@ def select(self:ESVExplorer, uid:str|None=None, # the video to show (default: ke
         uid = str(r.examples(n, label)[0])
     else: self._say('')
     same_video, self.n, self.uid = uid == self.uid, n, uid
-    self.vr = r.video(n, uid)
+    self.vr, self.groups = r.video(n, uid), group_frames(r, n, uid)
     counts, examples = r.class_counts(n), r.examples(n, self.vr.label)
     self._quiet = True
     try:
@@ -472,7 +493,8 @@ def to_png(self:ESVExplorer) -> Image.Image:
     "The current view as a picture: title, score/prior/efficiency line, thumbnails tinted by ESV and ESV bars."
     vr, cls, names = self.vr, self.explain_dd.value, self.results.class_names
     esvs, ev = vr.esvs[:, cls], self.evidence.get(self.uid, set())
-    strip = esv_strip([self.frames.frame(self.uid, i) for i in vr.frame_idx], esvs, vr.frame_idx, ev)
+    strip = esv_strip([self.frames.frame(self.uid, i) for i in vr.frame_idx], esvs, vr.frame_idx, ev,
+                      labels=player_labels(vr.frame_idx, self.groups))
     score, prior, total, ok = _check(vr, cls)
     lines = [f"{self.results.model or self.results.path.name}: video {self.uid} ({names[vr.label]}), {len(esvs)} frames",
              f"ESVs for “{names[cls]}”: score {score:.4f} - prior {prior:.4f} = {score - prior:+.4f}, "

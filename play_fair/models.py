@@ -448,7 +448,8 @@ def _write_checkpoint(folder, config:dict, state_dicts:dict):
     return folder
 
 # %% ../nbs/01_models.ipynb #4a1c803a
-CONFIG_INTEGERS = dict(tsn=('input_dim', 'n_classes'), mtrn=('input_dim', 'hidden_dim', 'n_classes', 'n_max')) # what each kind of config.json must hold
+CONFIG_INTEGERS = dict(tsn=('input_dim', 'n_classes'), mtrn=('input_dim', 'hidden_dim', 'n_classes', 'n_max'), # what each kind of config.json must hold
+                       temporal_transformer=('input_dim', 'n_classes', 'd_model', 'n_heads', 'n_layers', 'dim_feedforward', 'n_positions'))
 
 def _read_config(folder, kinds):
     folder, path = Path(folder), Path(folder)/'config.json'
@@ -531,9 +532,8 @@ def load_model(path, # a folder written by `save_model`, a Hugging Face video cl
         if input_relu is not None or n_frames is not None:
             raise ValueError(f"{path} is a play_fair checkpoint folder, whose config.json says what the model is; "
                              "input_relu and n_frames are for the original research code's files.")
-        if (path/'config.json').is_file() and 'model_type' in json.loads((path/'config.json').read_text()):
-            from .video_transformers import load_video_transformer  # here, not at the top: importing transformers takes seconds
-            return load_video_transformer(path, device)
+        from play_fair.video_transformers import is_video_transformer, load_video_transformer  # here, not at the top: it imports this module
+        if is_video_transformer(path): return load_video_transformer(path, device)
         config = _read_config(path, ('tsn', 'mtrn', 'temporal_transformer'))
         read = lambda name: (read_state_dict(path/name), str(path/name))
     else:

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['RUN_DATASETS', 'RUN_ATTRS', 'INTERACTION_DATASETS', 'TIME_AXES', 'h5_strings', 'plain_value', 'strings_array',
-           'create_run', 'write_run', 'write_collated', 'read_esvs', 'summarise_results', 'run_attributes',
-           'run_source', 'collate_esvs', 'collate_esvs_cli', 'VideoResult', 'CollatedResults', 'ArraysOnlyUnpickler',
-           'read_original_esvs', 'original_runs', 'import_original_esvs', 'import_original_esvs_cli']
+           'create_run', 'consecutive_rows', 'write_run', 'write_collated', 'read_esvs', 'summarise_results',
+           'run_attributes', 'run_source', 'collate_esvs', 'collate_esvs_cli', 'VideoResult', 'CollatedResults',
+           'ArraysOnlyUnpickler', 'read_original_esvs', 'original_runs', 'import_original_esvs',
+           'import_original_esvs_cli']
 
 # %% ../nbs/06c_results.ipynb #656d2252
 import json, pickle
@@ -86,6 +87,12 @@ def _as_array(a, dtype=None):
 def _whole(a):
     "All of an h5py dataset, read now; anything else as it is."
     return a[()] if isinstance(a, h5py.Dataset) else a
+
+# %% ../nbs/06c_results.ipynb #1c1ab8ca
+def consecutive_rows(pos:np.ndarray # increasing positions of rows
+                    ): # a slice, or `pos` itself
+    "A slice when the positions are consecutive (fast HDF5 writes), else the increasing positions themselves."
+    return slice(int(pos[0]), int(pos[-1]) + 1) if pos[-1] - pos[0] + 1 == len(pos) else pos
 
 # %% ../nbs/06c_results.ipynb #da70a7be
 def write_run(g:h5py.Group, # an open file or group to hold the run

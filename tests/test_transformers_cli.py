@@ -1,0 +1,117 @@
+"""compute-esvs on a Hugging Face video transformer: a tiny random VideoMAE saved with save_pretrained and a tiny gulp
+directory, run as the shell would (in this process, through `run_command`), against the exact engine on the same clips."""
+import contextlib, io, json, shutil
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('transformers')
+from play_fair.batch import compute_esvs_cli
+from play_fair.cli import run_command
+from play_fair.data import CLASSES, generate_something_synthetic, gulp_ssv2
+from play_fair.features import write_features
+from play_fair.models import TemporalTransformer, load_model, save_model
+from play_fair.multiscale import exact_model_esvs
+from play_fair.priors import load_priors, save_priors
+from play_fair.results import read_esvs
+from play_fair.video_transformers import ClipDataset, save_video_transformer, tiny_videomae
+
+
+def cli(*args):
+    "Exit status and stderr of compute-esvs with these arguments."
+    with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
+        status = run_command(compute_esvs_cli, [str(a) for a in args])
+    return status, err.getvalue()
+
+
+def one_error(status, err):
+    "The single `error: ...` sentence of a failed command."
+    assert status == 1, (status, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), err
+    return lines[0]
+
+
+@pytest.fixture(scope='module')
+def work(tmp_path_factory):
+    "Five gulped validation videos, a random VideoMAE of 3 groups saved with save_pretrained, and uniform priors."
+    root = tmp_path_factory.mktemp('vt')
+    generate_something_synthetic(root/'data', n_train=0, n_val=5, size=32, progress=False)
+    gulp_ssv2(root/'data'/'validation.json', root/'data'/'videos', root/'gulp', progress=False)
+    model = tiny_videomae(CLASSES, image_size=32, num_frames=6, tubelet_size=2, hidden_size=16, layers=1, heads=2)
+    save_video_transformer(model, root/'videomae')
+    save_priors(np.full(len(CLASSES), 1 / len(CLASSES)), CLASSES, root/'priors.csv')
+    return root
+
+
+def test_compute_esvs_equals_the_exact_engine_on_the_same_clips(work):
+    status, err = cli(work/'videomae', work/'priors.csv', work/'esvs.h5', '--gulp-dir', work/'gulp', '--device', 'cpu', '--quiet')
+    assert status == 0, err
+    res = read_esvs(work/'esvs.h5')
+    model = load_model(work/'videomae', device='cpu')
+    clips = ClipDataset(work/'gulp', model)
+    x = torch.stack([clips[i][0] for i in range(len(clips))])
+    expected = exact_model_esvs(model, x, load_priors(work/'priors.csv', CLASSES), device='cpu')
+    assert res['esvs'].shape == (5, model.n_groups, len(CLASSES))
+    np.testing.assert_allclose(res['esvs'], expected.values.numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(res['scores'], expected.scores.numpy(), rtol=0, atol=1e-5)
+    assert res['attrs']['n_frames'] == model.n_groups and res['attrs']['model'] == 'videomae'
+    with h5py.File(work/'esvs.h5') as f: groups = f['group_frame_idx'][:]
+    for row, uid in enumerate(res['uids']):
+        frame_idx = clips[clips.videos.uids.index(uid)][1]['frame_idx']
+        assert np.array_equal(groups[row].ravel(), frame_idx), "each group's frames are the clip's frames, in order"
+        assert np.array_equal(res['frame_idx'][row], frame_idx[::model.tubelet]), "a group's sampled frame is its first"
+
+
+def test_stop_after_and_rerun_resume_to_the_same_file(work):
+    args = [work/'videomae', work/'priors.csv', work/'resumed.h5', '--gulp-dir', work/'gulp', '--chunk-size', 2, '--device', 'cpu',
+            '--quiet']
+    assert cli(*args, '--stop-after', 1)[0] == 0
+    assert not (work/'resumed.h5').exists() and len(list((work/'resumed.h5.parts').glob('chunk-*.h5'))) == 1
+    assert cli(*args)[0] == 0
+    whole, resumed = read_esvs(work/'esvs.h5'), read_esvs(work/'resumed.h5')
+    assert list(resumed['uids']) == list(whole['uids'])
+    np.testing.assert_allclose(resumed['esvs'], whole['esvs'], rtol=0, atol=1e-6)
+
+
+def test_the_model_digest_covers_the_preprocessing(work):
+    model = work/'edited'
+    shutil.copytree(work/'videomae', model)
+    args = [model, work/'priors.csv', work/'edited.h5', '--gulp-dir', work/'gulp', '--chunk-size', 2, '--device', 'cpu', '--quiet']
+    assert cli(*args, '--stop-after', 1)[0] == 0
+    prep = json.loads((model/'preprocessor_config.json').read_text())
+    (model/'preprocessor_config.json').write_text(json.dumps(prep | {'image_mean': [0.4, 0.4, 0.4]}))
+    assert 'model (file contents differ)' in one_error(*cli(*args))
+
+
+def test_approximate_esvs_of_a_video_transformer(work):
+    status, err = cli(work/'videomae', work/'priors.csv', work/'approx.h5', '--gulp-dir', work/'gulp', '--approximate',
+                      '--budget', 32, '--method', 'permutation', '--device', 'cpu', '--quiet')
+    assert status == 0, err
+    res, exact = read_esvs(work/'approx.h5'), read_esvs(work/'esvs.h5')
+    assert res['attrs']['method'] == 'approximate/permutation' and res['stderr'] is not None
+    # permutation sampling keeps efficiency: each video's ESVs sum to its score minus the priors
+    np.testing.assert_allclose(res['esvs'].sum(1), exact['scores'] - exact['priors'], rtol=0, atol=1e-5)
+
+
+def test_inputs_of_the_wrong_kind_are_one_sentence(work):
+    err = one_error(*cli(work/'videomae', work/'priors.csv', work/'x.h5', '--features', work/'priors.csv'))
+    assert 'video transformer, which reads frames, not features' in err and '--gulp-dir' in err
+    err = one_error(*cli(work/'videomae', work/'priors.csv', work/'x.h5'))
+    assert '--gulp-dir DIR' in err
+    save_model(TemporalTransformer(8, len(CLASSES), d_model=8, n_heads=2, dim_feedforward=8), work/'tt', class_names=CLASSES)
+    err = one_error(*cli(work/'tt', work/'priors.csv', work/'x.h5', '--gulp-dir', work/'gulp'))
+    assert 'per-frame features' in err and '--features' in err
+
+
+def test_a_broken_temporal_transformer_config_is_one_sentence(work):
+    broken = work/'tt-broken'
+    save_model(TemporalTransformer(8, len(CLASSES), d_model=8, n_heads=2, dim_feedforward=8), broken, class_names=CLASSES)
+    config = json.loads((broken/'config.json').read_text())
+    (broken/'config.json').write_text(json.dumps(config | {'n_heads': 'two'}))
+    with pytest.raises(ValueError, match='needs a positive whole number "n_heads"'): load_model(broken)
+    write_features(work/'features.h5', 'validation', [np.zeros((4, 8), np.float32)], [0])
+    err = one_error(*cli(broken, work/'priors.csv', work/'x.h5', '--features', work/'features.h5'))
+    assert 'needs a positive whole number "n_heads"' in err
