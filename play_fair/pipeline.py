@@ -226,6 +226,8 @@ def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, chec
                                         compare_path=str(results/'tsn-collated.h5'), data_root=str(ds),
                                         export_dir=str(runs/'explorer'))),
         Step('08_evaluation.ipynb', dict(common, features_path=str(feats), priors_path=str(priors), n_videos=150)),
+        Step('12_interactions.ipynb', dict(data_root=str(ds), features_path=str(feats), checkpoint_dir=str(ckpt),
+                                           priors_path=str(priors), n_videos=None)),
     ]
     if full: steps += [  # a video transformer on pixels: trained from scratch, then explained per group of frames
         Step('11_transformers.ipynb', dict(data_root=str(ds), gulp_root=str(gulp), out_dir=str(ckpt/'videomae'), **DEMO_VIDEO)),
