@@ -20,5 +20,7 @@ echo "notebooks clean, library in sync with nbs/"
 # The explorer's browser test needs Debian's chromium.
 [ -x /usr/bin/chromium ] || [ ! -f scripts/install_chromium.sh ] || bash scripts/install_chromium.sh
 
-# Every notebook's tests (tests/test_notebooks.py runs each notebook with nbdev), then the pytest suite.
-python -m pytest tests/ "$@"
+# Every notebook's tests (tests/test_notebooks.py runs each notebook with nbdev) and the pytest suite, on as many pytest
+# workers as there are cores, up to 4 (PYTEST_WORKERS overrides): most tests wait on a subprocess or on imports.
+cores=$(nproc 2>/dev/null || echo 2)
+python -m pytest tests/ -n "${PYTEST_WORKERS:-$(( cores < 4 ? cores : 4 ))}" "$@"
