@@ -392,7 +392,8 @@ def read_state_dict(path, # a file written by torch.save
                    ) -> dict: # flat {name: tensor}
     "Read a state dict from a file, tensors and plain values only (`torch.load(weights_only=True)`), unwrapped."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"There is no checkpoint file at {path}.")
+    if not path.is_file(): raise FileNotFoundError(f"There is no checkpoint file at {path}; check the path: a checkpoint folder "
+                                            "written by play_fair or one of the original's .pth files.")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS): checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
