@@ -62,11 +62,11 @@ def make_ground_truth_video(class_idx:int,  # index into `GT_CLASSES`
     frames = np.repeat(bg[None].astype(np.float32), n_frames, axis=0)
     for f in np.flatnonzero(rng.random(n_frames) < 0.3): # distractor flashes, white or black, in every class alike
         _blob(frames[f], xx, yy, *rng.uniform(0.2, 0.8, 2)*size, rng.uniform(0.08, 0.15)*size, 245 if rng.random() < 0.5 else 15, rng.random() < 0.5)
-    when = np.sort(rng.permutation(n_frames)[:3])
+    when = rng.permutation(n_frames)[:3] # the first k of them are a uniform draw of k distinct frames
     where = [(*rng.uniform(0.25, 0.75, 2)*size, rng.uniform(0.12, 0.2)*size) for _ in range(3)]
     noise = 4*rng.standard_normal(frames.shape, dtype=np.float32)
     _, kind, colours = GT_CLASSES[class_idx]
-    chosen = np.sort(when[:len(colours)]) if len(colours) < 3 else when
+    chosen = np.sort(when[:len(colours)])
     for f, (x, y, r), c in zip(chosen, where, colours): _blob(frames[f], xx, yy, x, y, r, FLASH_COLOURS[c], False)
     frames = np.clip(frames + noise, 0, 255).round().astype(np.uint8)
     return {'frames': frames, 'kind': kind, 'evidence_frames': [int(f) for f in chosen]}
