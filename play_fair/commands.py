@@ -35,11 +35,13 @@ def generate_something_synthetic_cli(out_dir:str, # folder to write the dataset 
                                      size:int=64, # frame height and width in pixels
                                      workers:int=2, # processes rendering videos
                                      quiet:bool=False, # no progress bar
+                                     ground_truth:bool=False, # write the ground-truth split instead (00b_ground_truth): 8-frame videos whose decisive frames are known
                                     ):
     "Write Something-Synthetic, rendered videos in Something-Something v2's format (split files, labels.json, classes.csv, videos/), ready for gulp-ssv2."
     def work():
-        from play_fair.data import generate_something_synthetic
-        root = generate_something_synthetic(out_dir, n_train, n_val, size=size, seed=seed, n_workers=workers, progress=not quiet)
+        if ground_truth: from play_fair.ground_truth import generate_ground_truth as generate
+        else: from play_fair.data import generate_something_synthetic as generate
+        root = generate(out_dir, n_train, n_val, size=size, seed=seed, n_workers=workers, progress=not quiet)
         print(f"wrote {n_train} training and {n_val} validation videos to {root}")
     return run_cli(work, generate_something_synthetic_cli, resumes=False)
 
