@@ -6,10 +6,10 @@
 __all__ = ['model_esvs', 'METRICS', 'class_game', 'esv_attribution', 'leave_one_out', 'add_one_in', 'integrated_gradients',
            'last_conv_layer', 'grad_cam', 'random_attribution', 'attribution_order', 'curve_coalitions',
            'deletion_curve', 'insertion_curve', 'curve_auc', 'evidence_mask', 'localisation_auc', 'pointing_hit',
-           'bootstrap_ci', 'EvalVideo', 'load_eval_videos', 'attribution_methods', 'evaluate_attributions',
-           'results_table', 'format_results', 'paired_differences', 'localisation_by_class', 'plot_results',
-           'plot_curves', 'esvs_by_position', 'esvs_by_class_role', 'esvs_by_predicted_class', 'remove_one_frame',
-           'removal_summary', 'esvs_by_n_frames']
+           'bootstrap_ci', 'EvalVideo', 'load_eval_videos', 'load_clip_videos', 'attribution_methods',
+           'evaluate_attributions', 'results_table', 'format_results', 'paired_differences', 'localisation_by_class',
+           'plot_results', 'plot_curves', 'esvs_by_position', 'esvs_by_class_role', 'esvs_by_predicted_class',
+           'remove_one_frame', 'removal_summary', 'esvs_by_n_frames']
 
 # %% ../nbs/08_evaluation.ipynb #12606d4f
 import zlib
@@ -31,6 +31,7 @@ from .esv import characteristic_fn, evaluating
 from .features import FeatureDataset
 from .models import IMAGENET_NORM, frames_to_tensor
 from .multiscale import exact_model_esvs
+from .video_transformers import ClipDataset
 
 # %% ../nbs/08_evaluation.ipynb #353073ac
 def _device_of(model): return next((p.device for p in model.parameters()), torch.device('cpu'))
@@ -220,6 +221,17 @@ class EvalVideo:
     frames:torch.Tensor|None=None # (T, H, W, 3) uint8 sampled frames, for pixel-based methods
 
 # %% ../nbs/08_evaluation.ipynb #ab82a15a
+def _evidence_reader(data_root, split):
+    "A function uid → that video's `evidence_frames`, raising a clear error for a video without them."
+    path = Path(data_root)/f'{split}.json'
+    entries = {str(e['id']): e for e in read_labels(path)}
+    def evidence_frames(uid):
+        frames = entries.get(str(uid), {}).get('evidence_frames')
+        if frames is None: raise ValueError(f"Video {uid} has no evidence_frames in {path}; localisation needs a dataset "
+                                            "that records them, such as Something-Synthetic.")
+        return frames
+    return evidence_frames
+
 def load_eval_videos(features_path, # HDF5 features with the split (`play_fair.features.extract_features`)
                      data_root, # dataset folder holding `<split>.json` with `evidence_frames`
                      *,
@@ -230,7 +242,7 @@ def load_eval_videos(features_path, # HDF5 features with the split (`play_fair.f
                      seed:int=0, # seed of the sample
                     ) -> list: # `EvalVideo`s, in the features file's order
     "Validation videos with features, sampled frame indices, evidence frames and, optionally, frames."
-    entries = {str(e['id']): e for e in read_labels(Path(data_root)/f'{split}.json')}
+    evidence_frames = _evidence_reader(data_root, split)
     ds = FeatureDataset(features_path, split, n_frames=n_frames, mode='test')
     picked = range(len(ds)) if n_videos is None else sorted(np.random.default_rng(seed).permutation(len(ds))[:n_videos])
     gulp = None if gulp_dir is None else GulpVideoDataset(gulp_dir, n_frames=n_frames, mode='test')
@@ -238,9 +250,6 @@ def load_eval_videos(features_path, # HDF5 features with the split (`play_fair.f
     for i in picked:
         x, meta = ds[int(i)]
         uid, idx = str(meta['uid']), torch.as_tensor(np.asarray(meta['frame_idx']))
-        if entries.get(uid, {}).get('evidence_frames') is None:
-            raise ValueError(f"Video {uid} has no evidence_frames in {Path(data_root)/f'{split}.json'}; localisation needs "
-                             "a dataset that records them, such as Something-Synthetic.")
         frames = None
         if gulp is not None:
             frames, gmeta = gulp[uid]
@@ -249,7 +258,26 @@ def load_eval_videos(features_path, # HDF5 features with the split (`play_fair.f
                                  f"but the features file samples {idx.tolist()}; use the gulp directory the features came from.")
             frames = torch.as_tensor(frames)
         videos.append(EvalVideo(uid, int(meta['label']), torch.as_tensor(x, dtype=torch.float32), idx,
-                                evidence_mask(idx, entries[uid]['evidence_frames']), frames))
+                                evidence_mask(idx, evidence_frames(uid)), frames))
+    return videos
+
+# %% ../nbs/08_evaluation.ipynb #083a149a
+def load_clip_videos(model, # a video transformer over its temporal groups (`play_fair.video_transformers.load_video_transformer`)
+                     gulp_dir, # gulp directory of the split
+                     data_root, # dataset folder holding `<split>.json` with `evidence_frames`
+                     uids:list, # videos to load
+                     *,
+                     split:str='validation', # the split's name in `data_root`
+                    ) -> list: # `EvalVideo`s whose players are the clip's temporal groups
+    "Clips for a video transformer as `EvalVideo`s: a group of frames is one player, evidence when one of its frames is."
+    evidence_frames, clips = _evidence_reader(data_root, split), ClipDataset(gulp_dir, model)
+    videos = []
+    for uid in map(str, uids):
+        if uid not in clips.videos.uids: raise ValueError(f"Video {uid} is not in the gulp directory {gulp_dir}; pass the gulp directory of the {split} split.")
+        players, meta = clips[clips.videos.uids.index(uid)]
+        idx = torch.as_tensor(meta['frame_idx']).view(model.n_groups, model.tubelet)  # (G, frames per group)
+        evidence = evidence_mask(idx.flatten(), evidence_frames(uid)).view_as(idx).any(1)
+        videos.append(EvalVideo(uid, int(meta['label']), players, idx[:, 0], evidence))
     return videos
 
 # %% ../nbs/08_evaluation.ipynb #5c5aa45e

@@ -218,6 +218,12 @@ def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, chec
         lanes[-1].append(Command(f'collate-esvs {name}', ['collate-esvs', '--dataset', 'Something-Synthetic', '--model', name,
                                                           *runs_n, results/f'{model}-collated.h5']))
     lanes[0].append(Command('dump-gulp-to-webm', ['dump-gulp-to-webm', gulp/'validation', data/'videos', '--quiet']))
+    video = [  # --full: a video transformer on pixels, trained from scratch, explained per group of frames, then evaluated in 08
+        Step('11_transformers.ipynb', dict(data_root=str(ds), gulp_root=str(gulp), out_dir=str(ckpt/'videomae'), **DEMO_VIDEO)),
+        Command('compute-esvs VideoMAE', ['compute-esvs', ckpt/'videomae', priors, results/'videomae.h5', '--gulp-dir',
+                                          gulp/'validation', '--split', 'validation', '--model-name', 'VideoMAE',
+                                          '--dataset', 'Something-Synthetic', '--quiet']),
+    ] if full else []
     steps += [
         Lanes(lanes),
         Step('06_approximation.ipynb', dict(features_path=str(feats), checkpoint_dir=str(ckpt), priors_path=str(priors),
@@ -225,15 +231,10 @@ def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, chec
         Step('07_dashboard.ipynb', dict(results_path=str(results/'mtrn-collated.h5'), videos_dir=str(data/'videos'),
                                         compare_path=str(results/'tsn-collated.h5'), data_root=str(ds),
                                         export_dir=str(runs/'explorer'))),
+        *video,
         Step('08_evaluation.ipynb', dict(common, features_path=str(feats), priors_path=str(priors), n_videos=150)),
         Step('12_interactions.ipynb', dict(data_root=str(ds), features_path=str(feats), checkpoint_dir=str(ckpt),
                                            priors_path=str(priors), n_videos=None)),
-    ]
-    if full: steps += [  # a video transformer on pixels: trained from scratch, then explained per group of frames
-        Step('11_transformers.ipynb', dict(data_root=str(ds), gulp_root=str(gulp), out_dir=str(ckpt/'videomae'), **DEMO_VIDEO)),
-        Command('compute-esvs VideoMAE', ['compute-esvs', ckpt/'videomae', priors, results/'videomae.h5', '--gulp-dir',
-                                          gulp/'validation', '--split', 'validation', '--model-name', 'VideoMAE',
-                                          '--dataset', 'Something-Synthetic', '--quiet']),
     ]
     return steps
 
