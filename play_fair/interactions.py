@@ -162,7 +162,7 @@ def flush(self:PairSums):
     "Move the staged sums into the float64 totals: (T + P, R), the ESVs, then the pair terms."
     if not self.n_staged: return
     if self.totals is None: self.totals = self.staged.to(torch.float64, copy=True)
-    else: self.totals += self.staged
+    else: self.totals = self.totals + self.staged       # not in place: the last move comes after the walk's inference mode
     self.n_staged = 0
 
 # %% ../nbs/12_interactions.ipynb #cfa5edc9
