@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['INDICES', 'APPROXIMATE_ROUTE', 'brute_force_interactions', 'check_index', 'frame_terms', 'pair_derivative_weight',
-           'level_pair_weights', 'pair_index', 'pair_membership', 'PairSums', 'pair_matrix', 'InteractionResult',
-           'sums_result', 'interactions_from_game', 'InteractionWalk', 'lattice_logits', 'estimate_interaction_memory',
-           'check_interaction_size', 'shapley_interactions', 'level_importance', 'interaction_plan',
-           'coalition_weights', 'fit_pair_surrogate', 'surrogate_values', 'sample_interactions', 'choose_pairs',
-           'sampled_result', 'approximate_interactions', 'by_distance']
+           'level_pair_weights', 'pair_index', 'term_frames', 'level_term_weights', 'coalition_weights', 'PairSums',
+           'pair_matrix', 'InteractionResult', 'sums_result', 'interactions_from_game', 'InteractionWalk',
+           'lattice_logits', 'estimate_interaction_memory', 'check_interaction_size', 'shapley_interactions',
+           'level_importance', 'interaction_plan', 'fit_pair_surrogate', 'surrogate_values', 'sample_interactions',
+           'choose_pairs', 'sampled_result', 'approximate_interactions', 'by_distance']
 
 # %% ../nbs/12_interactions.ipynb #64f27299
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ import torch
 from fastcore.basics import patch
 from .progress import progress_bar
 
-from .esv import (ESVTooLargeError, LatticeChunk, MAX_EXACT_FRAMES, ShapleyWalk, all_coalitions,
+from .esv import (DEFAULT_CHUNK_ROWS, ESVTooLargeError, LatticeChunk, MAX_EXACT_FRAMES, ShapleyWalk, all_coalitions,
                            check_variable_length, chunk_subsets, estimate_exact_memory, evaluating, lattice_chunks,
                            membership, memory_limit, model_on, padded_classes, prepare_inputs, shapley_weights,
                            show_progress, subset_logits)
@@ -102,79 +102,92 @@ def pair_index(n_frames:int, # number of players T
     return pairs, ids
 
 # %% ../nbs/12_interactions.ipynb #cf952aa7
-def pair_membership(elements:torch.Tensor, # (n, k) frames of each subset, increasing
-                    ids:torch.Tensor, # (T, T) pair columns, from `pair_index`
-                    out:torch.Tensor, # (n, P) buffer to fill
-                   ) -> torch.Tensor: # `out`: 1 where the subset holds both frames of the pair
-    "Pair membership rows of subsets given by their frames."
-    out.zero_()
-    k = elements.shape[1]
-    if k < 2: return out
-    a, b = torch.triu_indices(k, k, 1, device=elements.device)
-    return out.scatter_(1, ids[elements[:, a], elements[:, b]], 1)
+def term_frames(pairs:torch.Tensor, # (2, P) the pairs i < j
+                n_frames:int, # number of players T
+                dtype=torch.float64,
+                device=None,
+               ) -> torch.Tensor: # (T, T + P): column t is 1 on the frames of term t
+    "Which frames each term holds: the T frames on their own, then the pairs."
+    n_pairs, terms = pairs.shape[1], torch.arange(n_frames, n_frames + pairs.shape[1], device=device)
+    out = torch.zeros(n_frames, n_frames + n_pairs, dtype=dtype, device=device)
+    out[:, :n_frames] = torch.eye(n_frames, dtype=dtype, device=device)
+    out[pairs[0], terms] = out[pairs[1], terms] = 1
+    return out
+
+# %% ../nbs/12_interactions.ipynb #46a3177e
+def level_term_weights(n_frames:int, # number of players T
+                       k:int, # coalition size
+                       n_pairs:int, # number of pair terms P
+                       index:str='SII', # the interaction index
+                      ) -> torch.Tensor: # (3, T + P) float64: w0, b, c of each term (frames, then pairs)
+    "Coefficients of the quadratic w0 + h·(b + c·h) that weighs a size-k coalition holding h frames of a term."
+    inside, outside = shapley_weights(n_frames, k)
+    both, one, neither = level_pair_weights(n_frames, k, index)
+    c = (both - 2 * one + neither) / 2
+    frame, pair = (outside, inside - outside, 0.), (neither, one - neither - c, c)
+    return torch.tensor([[f] * n_frames + [p] * n_pairs for f, p in zip(frame, pair)], dtype=torch.float64)
+
+# %% ../nbs/12_interactions.ipynb #030c5912
+def coalition_weights(z:torch.Tensor, # (n, T) membership of coalitions, all of size k, in the dtype of the weights
+                      k:int, # their size
+                      pairs:torch.Tensor, # (2, P) the pairs i < j
+                      index:str='SII', # the interaction index
+                      incidence:torch.Tensor|None=None, # (P, T) frames of every pair, to add the 2-SII frame terms
+                      frames:torch.Tensor|None=None, # `term_frames(pairs, T)` in z's dtype, to reuse
+                     ) -> torch.Tensor: # (n, T + P [+ T]) weights in the ESVs, pair terms [and 2-SII frame terms]
+    "Weights of coalitions of one level in the ESVs and the pair terms."
+    T = z.shape[1]
+    if frames is None: frames = term_frames(pairs, T, z.dtype, z.device)
+    w0, b, c = level_term_weights(T, k, pairs.shape[1], index).to(z)
+    held = z @ frames
+    w = torch.addcmul(b, held, c).mul_(held).add_(w0)
+    return w if incidence is None else torch.cat([w, w[:, :T] - w[:, T:] @ incidence / 2], 1)
 
 # %% ../nbs/12_interactions.ipynb #f801c267
 class PairSums:
     "Running ESVs and pair terms of one lattice walk, for values with R columns (classes × videos)."
-    def __init__(self, n_frames:int, n_columns:int, index:str, chunk_size:int, dtype, device):
-        self.n_frames, self.index = n_frames, index
-        self.pairs, self.ids = pair_index(n_frames, device)
-        width = n_frames + 1 + self.pairs.shape[1]
-        self.member = torch.empty(chunk_size, width, dtype=dtype, device=device)
-        zeros = lambda n: torch.zeros(n, n_columns, dtype=torch.float64, device=device)
-        self.esvs, self.interactions, self.level_sums = zeros(n_frames), zeros(self.pairs.shape[1]), zeros(n_frames + 1)
-        self.singles, self.level, self.full = zeros(n_frames), 0, None
-        self.incidence = torch.zeros(self.pairs.shape[1], n_frames + 1, dtype=torch.float64, device=device)
-        self.incidence.scatter_(1, self.pairs.T, 1.)                   # (P, T+1): the frames of each pair
-
-# %% ../nbs/12_interactions.ipynb #1283c4c5
-@patch
-def start(self:PairSums, chunk:LatticeChunk) -> torch.Tensor: # (n, T+1+P) frames, a ones column, pairs
-    "Membership rows of a chunk: its frames, a ones column, its pairs."
-    T, rows = self.n_frames, self.member[:len(chunk.elements)]
-    membership(chunk.elements, T, ones_column=True, out=rows[:, :T + 1])
-    pair_membership(chunk.elements, self.ids, rows[:, T + 1:])
-    return rows
+    def __init__(self, n_frames:int, n_columns:int, index:str, dtype, device,
+                 float_rows:int=DEFAULT_CHUNK_ROWS, # most coalitions summed in `dtype` before the sums move to float64
+                ):
+        self.n_frames, self.index, self.float_rows = n_frames, index, float_rows
+        self.pairs, _ = pair_index(n_frames, device)
+        self.frames = term_frames(self.pairs, n_frames, dtype, device)                   # (T, T+P)
+        self.staged = torch.empty(n_frames + self.pairs.shape[1], n_columns, dtype=dtype, device=device)
+        self.singles = torch.zeros(n_frames, n_columns, dtype=torch.float64, device=device)
+        self.n_staged, self.totals, self.full = 0, None, None
 
 # %% ../nbs/12_interactions.ipynb #8172cf2b
 @patch
 def flush(self:PairSums):
-    "Apply the weights of the finished level to its frame and total sums F and A."
-    T, k, F = self.n_frames, self.level, self.level_sums
-    inside, outside = shapley_weights(T, k)
-    self.esvs.add_(F[:T], alpha=inside - outside).add_(F[T], alpha=outside)
-    _, one, neither = level_pair_weights(T, k, self.index)
-    weights = self.incidence * (one - neither)                     # pair p: (w1 − w0) on its two frames' F,
-    weights[:, T] = neither                                        # w0 on A
-    self.interactions.addmm_(weights, F)
-    F.zero_()
+    "Move the staged sums into the float64 totals: (T + P, R), the ESVs, then the pair terms."
+    if not self.n_staged: return
+    if self.totals is None: self.totals = self.staged.to(torch.float64, copy=True)
+    else: self.totals = self.totals + self.staged       # not in place: the last move comes after the walk's inference mode
+    self.n_staged = 0
 
 # %% ../nbs/12_interactions.ipynb #cfa5edc9
 @patch
-def add(self:PairSums, chunk:LatticeChunk, # a chunk of the walk, levels in increasing order
-        member:torch.Tensor, # (n, T+1+P) its rows from `start`
+def add(self:PairSums, chunk:LatticeChunk, # a chunk of the walk
+        member:torch.Tensor, # (n, T) its membership rows in the values' dtype (a ones column after them is ignored)
         values:torch.Tensor, # (n, R) the values of its coalitions
        ):
-    "Add a chunk's values: one matrix product gives its F, A and P sums."
-    T, k = self.n_frames, chunk.k
-    if k != self.level: self.flush(); self.level = k
-    sums = member.T @ values                                      # (T+1+P, R): F, A, P
-    self.level_sums += sums[:T + 1]
-    both, one, neither = level_pair_weights(T, k, self.index)
-    self.interactions.add_(sums[T + 1:], alpha=both - 2 * one + neither)
-    if k == 1: self.singles[chunk.start:chunk.start + len(values)] = values
-    if k == T: self.full = values[0].double()
+    "Add a chunk's values to every ESV and pair term with one product."
+    T, n = self.n_frames, len(values)
+    if self.n_staged + n > self.float_rows: self.flush()
+    weights = coalition_weights(member[:, :T], chunk.k, self.pairs, self.index, frames=self.frames)
+    self.staged.addmm_(weights.T, values, beta=1 if self.n_staged else 0)     # beta 0: what was there has moved
+    self.n_staged += n
+    if chunk.k == 1: self.singles[chunk.start:chunk.start + n] = values
+    if chunk.k == T: self.full = values[0].double()
 
 # %% ../nbs/12_interactions.ipynb #0ab65619
 def pair_matrix(terms:torch.Tensor, # (P, ...) one row per pair i < j, in `pair_index` order
                 n_frames:int, # T
                ) -> torch.Tensor: # (T, T, ...) symmetric, zero diagonal
     "Pair terms as a symmetric T×T matrix."
-    pairs, _ = pair_index(n_frames, terms.device)
-    out = terms.new_zeros(n_frames, n_frames, *terms.shape[1:])
-    out[pairs[0], pairs[1]] = terms
-    out[pairs[1], pairs[0]] = terms
-    return out
+    _, ids = pair_index(n_frames, terms.device)
+    rows = torch.cat([terms.new_zeros(1, *terms.shape[1:]), terms])           # row 0: the diagonal's zero
+    return rows[ids.flatten() + 1].view(n_frames, n_frames, *terms.shape[1:])
 
 # %% ../nbs/12_interactions.ipynb #593e3506
 @dataclass(repr=False)
@@ -206,7 +219,8 @@ def sums_result(sums:PairSums, # a finished walk
     "The ESVs, pair terms and frame terms of a finished walk, on the CPU."
     sums.flush()
     T = sums.n_frames
-    esvs, pairs = sums.esvs.view(T, *shape), pair_matrix(sums.interactions, T).view(T, T, *shape)
+    esvs, rows = sums.totals[:T].view(T, *shape), sums.totals[T:]
+    pairs = pair_matrix(rows if sums.index == 'k-SII' else rows.to(dtype), T).view(T, T, *shape)  # 2-SII sums it in float64
     singles = sums.singles.view(T, *shape) - priors.double()
     terms = frame_terms(esvs, pairs, singles, sums.index)
     cast = lambda t: t.to(dtype).cpu()
@@ -224,12 +238,12 @@ def interactions_from_game(characteristic_fn, # game: (n, T) bool membership row
     check_index(index)
     sums, shape = None, None
     for chunk in lattice_chunks(n_frames, chunk_size):
-        values = characteristic_fn(membership(chunk.elements, n_frames))
+        z = membership(chunk.elements, n_frames)
+        values = characteristic_fn(z)
         if sums is None:
             shape, dtype, empty = values.shape[1:], values.dtype, values[0]
-            sums = PairSums(n_frames, empty.numel(), index, chunk_size, values.dtype, values.device)
-        chunk = chunk._replace(elements=chunk.elements.to(values.device))
-        sums.add(chunk, sums.start(chunk), values.reshape(len(values), -1))
+            sums = PairSums(n_frames, empty.numel(), index, values.dtype, values.device)
+        sums.add(chunk, z.to(values), values.reshape(len(values), -1))
     return sums_result(sums, shape, empty, dtype, 2**n_frames - 1)
 
 # %% ../nbs/12_interactions.ipynb #83ae40ae
@@ -237,14 +251,10 @@ class InteractionWalk(ShapleyWalk):
     "A `ShapleyWalk` over B videos whose chunks feed the ESVs and pair terms of an interaction index."
     def __init__(self, n_frames, n_videos, priors, chunk_size, dtype, device, index='SII'):
         super().__init__(n_frames, n_videos, priors, chunk_size, dtype, device)
-        self.sums = PairSums(n_frames, n_videos * self.width, index, chunk_size, dtype, device)
-
-    def start(self, chunk:LatticeChunk) -> torch.Tensor: # (n, T+1+P) membership rows (frames, ones, pairs)
-        "Membership rows of a new chunk."
-        return self.sums.start(chunk)
+        self.sums = PairSums(n_frames, n_videos * self.width, index, dtype, device)
 
     def add(self, chunk:LatticeChunk, member:torch.Tensor, logits:torch.Tensor|None, scale:float=1.):
-        "Add a chunk with its logits × `scale` (n, B, width) (None for the empty set)."
+        "Add a chunk with its membership rows (n, T+1) and logits × `scale` (n, B, width) (None for the empty set)."
         self.sums.add(chunk, member, self.chunk_values(chunk, logits, scale).view(len(chunk.elements), -1))
 
 # %% ../nbs/12_interactions.ipynb #b06209cb
@@ -307,10 +317,11 @@ def estimate_interaction_memory(n_frames:int, # frames per video T
                                  keep_levels=keep_levels, hidden_dim=hidden_dim, feature_dim=feature_dim)
     item, width = torch.empty((), dtype=dtype).element_size(), padded_classes(n_classes)
     n_pairs, subsets = n_frames * (n_frames - 1) // 2, min(chunk_subsets(n_videos, chunk_size), comb(n_frames, n_frames // 2))
-    columns = subsets * n_pairs * (item + 8)                                       # pair membership, pair ids
-    sums = (3 * n_pairs + 2 * n_frames + 2) * n_videos * width * 8                 # running and per-chunk sums, float64
-    result = 3 * n_frames * n_frames * n_videos * width * 8                        # the T×T matrices, float64 and cast
-    return base + columns + sums + result
+    terms, columns = n_frames + n_pairs, n_videos * width
+    weights = 3 * subsets * terms * item                                           # frames held and weights of a chunk
+    sums = terms * columns * (item + 2 * 8) + n_frames * columns * 8              # staged, float64 and moving; frames alone
+    result = n_frames * n_frames * columns * (8 + 2 * item)                        # the T×T matrices, float64 and cast
+    return base + weights + sums + result
 
 # %% ../nbs/12_interactions.ipynb #2f80cfdf
 APPROXIMATE_ROUTE = ("use play_fair.interactions.approximate_interactions (a budget, a seed and standard errors) "
@@ -412,21 +423,6 @@ def interaction_plan(n_frames:int, # T ≥ 2
         raise ValueError(f"A budget of {budget} cannot sample the interactions of {T} frames: it needs at least "
                          f"{int(spent)} (every level in full that must be, and 2 + 2 coalitions of every other); raise the budget.")
     return sorted(enumerated), fit, estimate
-
-# %% ../nbs/12_interactions.ipynb #030c5912
-def coalition_weights(z:torch.Tensor, # (n, T) float64 membership of coalitions, all of size k
-                      k:int, # their size
-                      pairs:torch.Tensor, # (2, P) the pairs i < j to estimate
-                      index:str='SII', # the interaction index
-                      incidence:torch.Tensor|None=None, # (P, T) frames of every pair, to add the 2-SII frame terms
-                     ) -> torch.Tensor: # (n, T + P [+ T]) weights in the ESVs, pair terms [and 2-SII frame terms]
-    "Weights of coalitions of one level in the ESVs and the pair terms."
-    T = z.shape[1]
-    inside, outside = shapley_weights(T, k)
-    both, one, neither = level_pair_weights(T, k, index)
-    zi, zj = z[:, pairs[0]], z[:, pairs[1]]
-    esv, pair = outside + (inside - outside) * z, neither + (one - neither) * (zi + zj) + (both - 2 * one + neither) * zi * zj
-    return torch.cat([esv, pair] + ([] if incidence is None else [esv - pair @ incidence / 2]), 1)
 
 # %% ../nbs/12_interactions.ipynb #65c67d91
 def fit_pair_surrogate(z:torch.Tensor, # (n, T) float64 membership

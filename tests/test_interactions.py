@@ -147,6 +147,18 @@ def test_sii_frame_terms_are_the_esvs_and_float32_agrees():
     assert (r32.interactions.double() - r64.interactions).abs().max() < 1e-5
 
 
+def test_long_walks_move_their_sums_to_float64():
+    "17 frames: more coalitions than one float32 sum may take, so the sums move to float64 during the walk and after it."
+    x, priors = random_inputs(6, 17)
+    model = random_model('mtrn', 6)
+    r64 = shapley_interactions(model, x, priors, index='k-SII', device='cpu')
+    assert (r64.values - exact_model_esvs(model, x, priors, device='cpu').values).abs().max() < 1e-12
+    assert (r64.frame_terms.sum(0) + r64.interactions.sum((0, 1)) / 2 - (r64.scores - priors)).abs().max() < 1e-10
+    r32 = shapley_interactions(model.float(), x.float(), priors.float(), index='k-SII', device='cpu')
+    assert (r32.interactions.double() - r64.interactions).abs().max() < 1e-5
+    assert (r32.values.double() - r64.values).abs().max() < 1e-5
+
+
 from play_fair.interactions import approximate_interactions
 
 
