@@ -6,7 +6,7 @@
 __all__ = ['KIND_METRICS', 'accuracy_by_kind', 'decisive_first', 'decisive_shares', 'top_pair', 'pair_hit', 'oracle_attribution',
            'FlashColourBackbone', 'flash_frame_labels', 'linear_probe_accuracy', 'ground_truth_records', 'kind_table']
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #9cae8c61
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #f8efbc67
 import math
 
 import numpy as np
@@ -19,7 +19,7 @@ from .ground_truth import FLASH_COLOURS, GT_CLASSES, GT_KINDS
 from .interactions import shapley_interactions
 from .models import Normalisation
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #00fe4386
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #19e3f540
 def accuracy_by_kind(results:dict, # model name → (logits (N, C), labels (N,)), as `play_fair.training.predict` returns them
                      kinds:list=None, # kind of each class, in label order (None: those of `GT_CLASSES`)
                     ) -> pd.DataFrame: # models × "all" and kinds: top-1 accuracy (%), NaN for a kind without clips
@@ -31,7 +31,7 @@ def accuracy_by_kind(results:dict, # model name → (logits (N, C), labels (N,))
         table[name] = {'all': 100 * correct.mean(), **{k: 100 * correct[kind == k].mean() if (kind == k).any() else math.nan for k in dict.fromkeys(kinds)}}
     return pd.DataFrame.from_dict(table, orient='index').rename_axis('model')
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #347092ab
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #19b2bee7
 def decisive_first(attributions:torch.Tensor, # (T,) one number per frame
                    evidence:torch.Tensor, # (T,) bool, the decisive frames
                   ) -> float: # 1.0 or 0.0; NaN when no frame is decisive
@@ -40,7 +40,7 @@ def decisive_first(attributions:torch.Tensor, # (T,) one number per frame
     if not e.any(): return float('nan')
     return float(e[attribution_order(attributions)[:int(e.sum())]].all())
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #8acff508
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #45a23093
 def decisive_shares(attributions:torch.Tensor, # (T,) one number per frame, in score units
                     evidence:torch.Tensor, # (T,) bool, the decisive frames
                     gain:float, # the true class's v(N) − v(∅)
@@ -48,7 +48,7 @@ def decisive_shares(attributions:torch.Tensor, # (T,) one number per frame, in s
     "The share of the class's score above its prior on each decisive frame."
     return torch.as_tensor(attributions, dtype=torch.float64)[torch.as_tensor(evidence, dtype=torch.bool)] / gain
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #0f5d1bb4
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #e40aa584
 def top_pair(interactions:torch.Tensor, # (T, T) symmetric pair interactions of one class
              absolute:bool=False, # rank pairs by |interaction| (synergy or redundancy) rather than by the signed value
             ) -> tuple: # (i, j), i < j
@@ -67,13 +67,13 @@ def pair_hit(interactions:torch.Tensor, # (T, T) pair interactions of one class
     if int(e.sum()) != 2: raise ValueError(f"pair_hit needs exactly two decisive frames, got {int(e.sum())}; score pair clips only.")
     return float(top_pair(interactions, absolute) == tuple(torch.nonzero(e).flatten().tolist()))
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #a1caa863
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #728cc00e
 def oracle_attribution(evidence:torch.Tensor # (T,) bool, the decisive frames
                       ) -> torch.Tensor: # (T,) 1.0 on decisive frames, 0.0 elsewhere
     "An attribution that ranks the decisive frames first."
     return torch.as_tensor(evidence, dtype=torch.bool).double()
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #68c50356
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #0534e26b
 class FlashColourBackbone(nn.Module):
     "A fixed backbone: per frame, the % of pixels within `tol` of each flash colour (features D = 6), soft enough for gradients."
     arch = 'flash_colours'
@@ -91,7 +91,7 @@ class FlashColourBackbone(nn.Module):
                ) -> torch.Tensor: # (N, 6) % of each frame near each flash colour
         return 100 * torch.sigmoid(8 * (1 + self.distance(torch.cat([x, x * x], 1)))).mean((2, 3))
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #6708a85e
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #e56a09bb
 def flash_frame_labels(entries:list, # split entries with "template" and "evidence_frames" (`generate_ground_truth`)
                        n_frames:int=8, # frames per video
                       ) -> torch.Tensor: # (N, T): 0 where no flash colour shows, else 1 + the colour's index in `FLASH_COLOURS`
@@ -102,7 +102,7 @@ def flash_frame_labels(entries:list, # split entries with "template" and "eviden
         for f, c in zip(e['evidence_frames'], colours[e['template']]): out[n, f] = 1 + names.index(c)
     return out
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #f5b5c939
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #0bb332fb
 def linear_probe_accuracy(train_x:torch.Tensor, # (N, D) training features
                           train_y:torch.Tensor, # (N,) their labels
                           val_x:torch.Tensor, # (M, D) held-out features
@@ -111,8 +111,8 @@ def linear_probe_accuracy(train_x:torch.Tensor, # (N, D) training features
                           steps:int=300, # full-batch optimiser steps
                           lr:float=0.05, # learning rate (Adam)
                           seed:int=0, # seed of the initial weights
-                         ) -> float: # % of held-out labels read correctly
-    "How well a linear classifier fitted on standardised training features reads held-out labels."
+                         ) -> float: # balanced accuracy (%): the mean over labels of the % of their held-out items read correctly
+    "How well a linear classifier fitted on standardised training features reads held-out labels, every label counting alike."
     mean, std = train_x.mean(0), train_x.std(0).clamp(min=1e-6)
     torch.manual_seed(seed)
     probe = nn.Linear(train_x.shape[1], int(max(train_y.max(), val_y.max())) + 1)
@@ -120,9 +120,10 @@ def linear_probe_accuracy(train_x:torch.Tensor, # (N, D) training features
     for _ in range(steps):
         loss = nn.functional.cross_entropy(probe((train_x - mean) / std), train_y)
         opt.zero_grad(); loss.backward(); opt.step()
-    with torch.no_grad(): return 100 * (probe((val_x - mean) / std).argmax(1) == val_y).double().mean().item()
+    with torch.no_grad(): right = (probe((val_x - mean) / std).argmax(1) == val_y).double()
+    return 100 * torch.stack([right[val_y == c].mean() for c in val_y.unique()]).mean().item()
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #5f0b7f14
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #4f05f4cb
 def ground_truth_records(model, # temporal head: (N, T', D) → (N, C)
                          priors:torch.Tensor, # class priors (C,)
                          videos:list, # `EvalVideo`s whose `evidence` marks the decisive frames
@@ -158,7 +159,7 @@ def ground_truth_records(model, # temporal head: (N, T', D) → (N, C)
                           for absolute in (False, True) for v, m in zip(pairs, sii)])
     return pd.concat([records, extra], ignore_index=True)
 
-# %% ../nbs/08a_ground_truth_benchmark.ipynb #b9b4d2e7
+# %% ../nbs/08a_ground_truth_benchmark.ipynb #29f46cb2
 KIND_METRICS = {
     'single': {'decisive_first': 'decisive frame first ↑', 'share': "its share of the score", 
                'deletion_auc': 'deletion AUC ↓', 'insertion_auc': 'insertion AUC ↑'},
