@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .evaluation import attribution_order, bootstrap_ci, class_game, evaluate_attributions
-from .ground_truth import FLASH_COLOURS, GT_CLASSES, GT_KINDS
+from .ground_truth import FLASH_COLOURS, GT_CLASSES
 from .interactions import shapley_interactions
 from .models import Normalisation
 
@@ -140,6 +140,8 @@ def ground_truth_records(model, # temporal head: (N, T', D) → (N, C)
     priors = torch.as_tensor(priors)
     full = {v.uid: class_game(model, v.features, priors)(torch.ones(1, len(v.features), dtype=torch.bool))[0].double() for v in videos}
     correct = [v for v in videos if int(full[v.uid].argmax()) == v.label]
+    if not correct: raise ValueError(f"The model classifies none of the {len(videos)} clips correctly, so there is nothing to score "
+                                     "against their decisive frames; train it longer or check its features.")
     records = evaluate_attributions(model, priors, correct, {**methods, 'oracle': lambda v, c: oracle_attribution(v.evidence)},
                                     progress=progress)
     by_uid = {v.uid: v for v in correct}
@@ -161,7 +163,7 @@ def ground_truth_records(model, # temporal head: (N, T', D) → (N, C)
 
 # %% ../nbs/08a_ground_truth_benchmark.ipynb #29f46cb2
 KIND_METRICS = {
-    'single': {'decisive_first': 'decisive frame first ↑', 'share': "its share of the score", 
+    'single': {'decisive_first': 'decisive frame first ↑', 'share': "its share of the score",
                'deletion_auc': 'deletion AUC ↓', 'insertion_auc': 'insertion AUC ↑'},
     'pair': {'decisive_first': 'decisive pair first ↑', 'share_first': 'share: 1st frame', 'share_second': 'share: 2nd frame',
              'share': 'share: pair', 'interaction': "the pair's interaction", 'deletion_auc': 'deletion AUC ↓', 'insertion_auc': 'insertion AUC ↑'},
