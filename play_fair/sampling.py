@@ -6,7 +6,9 @@
 __all__ = ['VideoGame', 'pack_rows', 'unique_rows', 'subset_elements', 'enumerate_size', 'sample_subsets', 'draw_uniform',
            'evaluate_once', 'with_known', 'shapley_kernel_mass', 'kernel_plan', 'ShapleyRegression', 'draw_pairs',
            'kernelshap_rounds', 'permutation_rounds', 'grow', 'constructive_budget', 'largest_max_samples',
-           'constructive_rounds', 'scale_weight', 'scale_weights', 'pooled_scales', 'coalition_cost', 'MultiscaleGame']
+           'constructive_rounds', 'scale_weight', 'scale_weights', 'pooled_scales', 'coalition_cost', 'MultiscaleGame',
+           'all_coalitions', 'shapley_weights', 'subset_sums', 'softmax_jacobian_apply', 'SizeJacobians',
+           'free_coalitions']
 
 # %% ../nbs/06b_sampling.ipynb #0da48871
 import math
@@ -495,3 +497,79 @@ def cost(self:MultiscaleGame, k:int # coalition size
         ) -> int: # head evaluations `logits` makes for one coalition of that size
     "Head evaluations spent on one coalition of k frames."
     return coalition_cost(k, self.m, self.pool, self.sub_samples)
+
+# %% ../nbs/06b_sampling.ipynb #e8886e52
+def all_coalitions(n_frames:int) -> torch.Tensor: # (2^T, T) bool, row m holding the frames of bitmask m
+    "Every coalition of T frames, in bitmask order."
+    return ((torch.arange(2**n_frames)[:, None] >> torch.arange(n_frames)) & 1).bool()
+
+# %% ../nbs/06b_sampling.ipynb #0d8055f3
+def shapley_weights(coalitions:torch.Tensor # (n, T) bool
+                   ) -> torch.Tensor: # (n, T) float64: φ_i = Σ_S weights[S, i] v(S)
+    "The weight of each coalition's value in each frame's Shapley value."
+    T, k = coalitions.shape[1], coalitions.sum(1)
+    inside = torch.tensor([0.] + [1 / (j * math.comb(T, j)) for j in range(1, T + 1)], dtype=torch.float64)
+    outside = torch.tensor([-1 / ((T - j) * math.comb(T, j)) for j in range(T)] + [0.], dtype=torch.float64)
+    return torch.where(coalitions, inside[k][:, None], outside[k][:, None])
+
+# %% ../nbs/06b_sampling.ipynb #0b844cb4
+def subset_sums(values:torch.Tensor # (2^T, ...) a value per coalition, in bitmask order
+               ) -> torch.Tensor: # (2^T, ...) Σ over each coalition's sub-coalitions (itself and ∅ included)
+    "Sums over sub-coalitions for every coalition at once: the zeta transform, one pass per frame."
+    out = values.clone()
+    T = len(values).bit_length() - 1
+    for i in range(T):
+        view = out.view(2**(T - 1 - i), 2, 2**i, -1)
+        view[:, 1] += view[:, 0]
+    return out
+
+# %% ../nbs/06b_sampling.ipynb #bb4f84f4
+def softmax_jacobian_apply(p:torch.Tensor, # (..., C) probabilities
+                           u:torch.Tensor, # (..., C) logit perturbations
+                          ) -> torch.Tensor: # J(p) u = p ⊙ u − p (p·u)
+    "The softmax Jacobian at p applied to u."
+    return p * u - p * (p * u).sum(-1, keepdim=True)
+
+# %% ../nbs/06b_sampling.ipynb #b2996f07
+class SizeJacobians:
+    "The softmax Jacobian averaged over a sample's coalitions of each size, J̄_k u = mean_S p_S ⊙ u − p_S (p_S·u)."
+    def __init__(self, coalitions:torch.Tensor, # (n, T) bool coalitions of a sample
+                 probs:torch.Tensor, # (n, C) softmax at each
+                 full:torch.Tensor, # (C,) softmax at all frames (size T)
+                ):
+        T, C = coalitions.shape[1], probs.shape[1]
+        sizes = torch.cat([coalitions.sum(1), torch.tensor([T])])
+        P = torch.cat([probs, full[None]])
+        count = torch.zeros(T + 1, dtype=torch.float64).index_add_(0, sizes, torch.ones(len(sizes), dtype=torch.float64))
+        have = count.nonzero()[:, 0]
+        self.donor = have[(torch.arange(T + 1)[:, None] - have[None]).abs().argmin(1)]   # nearest sampled size
+        self.mean = torch.zeros(T + 1, C, dtype=torch.float64).index_add_(0, sizes, P) / count.clamp(min=1)[:, None]
+        self.second = torch.zeros(T + 1, C, C, dtype=torch.float64)
+        for k in have.tolist(): self.second[k] = P[sizes == k].T @ P[sizes == k] / count[k]
+        self.mean, self.second = self.mean[self.donor], self.second[self.donor]
+
+# %% ../nbs/06b_sampling.ipynb #5f449108
+@patch
+def __call__(self:SizeJacobians, coef:torch.Tensor # (T+1,) a coefficient per coalition size
+            ): # u ↦ Σ_k coef[k]·J̄_k u, for u (..., C)
+    "The combination Σ_k coef[k] J̄_k as a function."
+    mean, second = coef @ self.mean, torch.einsum('k,kab->ab', coef, self.second)
+    return lambda u: mean * u - u @ second
+
+# %% ../nbs/06b_sampling.ipynb #6616b888
+@patch
+def at(self:SizeJacobians, k:int, u:torch.Tensor) -> torch.Tensor:
+    "J̄_k u."
+    return self.mean[k] * u - u @ self.second[k]
+
+# %% ../nbs/06b_sampling.ipynb #938cf5d7
+def free_coalitions(n_frames:int, # players T
+                    n_coalitions:int, # how many (all of them when 2^T - 2 ≤ n)
+                    gen:torch.Generator, # random source
+                   ) -> tuple: # ((n, T) bool coalitions, number of leading rows that are whole enumerated sizes)
+    "Coalitions of a surrogate game for paired KernelSHAP: whole sizes where the budget covers them, then complement pairs."
+    enumerated, pairs = kernel_plan(n_frames, n_coalitions)
+    whole = [enumerate_size(n_frames, k) for k in enumerated]
+    drawn = list(draw_pairs(n_frames, pairs, gen).values())
+    rows = torch.cat(whole + drawn) if whole or drawn else torch.zeros(0, n_frames, dtype=torch.bool)
+    return rows, sum(len(w) for w in whole)

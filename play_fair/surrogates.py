@@ -4,10 +4,9 @@
 
 # %% auto #0
 __all__ = ['multiscale_coefficients', 'linearised_shapley', 'shift_moments', 'convolve_moments', 'subset_moments', 'subset_range',
-           'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'softmax_jacobian_apply', 'SizeJacobians',
-           'free_coalitions', 'surrogate_shapley', 'stratum_signs', 'fit_additive', 'residual_plan', 'pair_estimates',
-           'residual_rounds', 'residual_estimate', 'sampling_variance', 'multiscale_surrogate_rounds',
-           'late_fusion_rounds']
+           'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'surrogate_shapley', 'stratum_signs', 'fit_additive',
+           'residual_plan', 'pair_estimates', 'residual_rounds', 'residual_estimate', 'SurrogateLattice',
+           'sampling_variance', 'multiscale_surrogate_rounds', 'late_fusion_rounds']
 
 # %% ../nbs/06a_surrogates.ipynb #8dcddb3b
 import functools
@@ -20,8 +19,9 @@ from fastcore.basics import patch
 
 from .multiscale import trn_layers
 from .sampling import (
-    MultiscaleGame, ShapleyRegression, VideoGame, draw_pairs, draw_uniform, enumerate_size, evaluate_once, kernel_plan,
-    pack_rows, sample_subsets, scale_weight, scale_weights, shapley_kernel_mass, subset_elements, with_known)
+    MultiscaleGame, ShapleyRegression, SizeJacobians, VideoGame, all_coalitions, draw_pairs, draw_uniform, enumerate_size,
+    evaluate_once, free_coalitions, kernel_plan, pack_rows, sample_subsets, scale_weight, scale_weights,
+    shapley_kernel_mass, shapley_weights, softmax_jacobian_apply, subset_elements, subset_sums, with_known)
 
 # %% ../nbs/06a_surrogates.ipynb #a784721c
 def multiscale_coefficients(n_frames:int, # players T
@@ -285,57 +285,6 @@ def __call__(self:SurrogateLogits, coalitions:torch.Tensor # (n, T) bool, none e
         F += torch.sparse.mm(spread.coalesce(), values)
     return F
 
-# %% ../nbs/06a_surrogates.ipynb #bb4f84f4
-def softmax_jacobian_apply(p:torch.Tensor, # (..., C) probabilities
-                           u:torch.Tensor, # (..., C) logit perturbations
-                          ) -> torch.Tensor: # J(p) u = p ⊙ u − p (p·u)
-    "The softmax Jacobian at p applied to u."
-    return p * u - p * (p * u).sum(-1, keepdim=True)
-
-# %% ../nbs/06a_surrogates.ipynb #b2996f07
-class SizeJacobians:
-    "The softmax Jacobian averaged over a sample's coalitions of each size, J̄_k u = mean_S p_S ⊙ u − p_S (p_S·u)."
-    def __init__(self, coalitions:torch.Tensor, # (n, T) bool coalitions of a sample
-                 probs:torch.Tensor, # (n, C) softmax at each
-                 full:torch.Tensor, # (C,) softmax at all frames (size T)
-                ):
-        T, C = coalitions.shape[1], probs.shape[1]
-        sizes = torch.cat([coalitions.sum(1), torch.tensor([T])])
-        P = torch.cat([probs, full[None]])
-        count = torch.zeros(T + 1, dtype=torch.float64).index_add_(0, sizes, torch.ones(len(sizes), dtype=torch.float64))
-        have = count.nonzero()[:, 0]
-        self.donor = have[(torch.arange(T + 1)[:, None] - have[None]).abs().argmin(1)]   # nearest sampled size
-        self.mean = torch.zeros(T + 1, C, dtype=torch.float64).index_add_(0, sizes, P) / count.clamp(min=1)[:, None]
-        self.second = torch.zeros(T + 1, C, C, dtype=torch.float64)
-        for k in have.tolist(): self.second[k] = P[sizes == k].T @ P[sizes == k] / count[k]
-        self.mean, self.second = self.mean[self.donor], self.second[self.donor]
-
-# %% ../nbs/06a_surrogates.ipynb #5f449108
-@patch
-def __call__(self:SizeJacobians, coef:torch.Tensor # (T+1,) a coefficient per coalition size
-            ): # u ↦ Σ_k coef[k]·J̄_k u, for u (..., C)
-    "The combination Σ_k coef[k] J̄_k as a function."
-    mean, second = coef @ self.mean, torch.einsum('k,kab->ab', coef, self.second)
-    return lambda u: mean * u - u @ second
-
-# %% ../nbs/06a_surrogates.ipynb #6616b888
-@patch
-def at(self:SizeJacobians, k:int, u:torch.Tensor) -> torch.Tensor:
-    "J̄_k u."
-    return self.mean[k] * u - u @ self.second[k]
-
-# %% ../nbs/06a_surrogates.ipynb #938cf5d7
-def free_coalitions(n_frames:int, # players T
-                    n_coalitions:int, # how many (all of them when 2^T - 2 ≤ n)
-                    gen:torch.Generator, # random source
-                   ) -> tuple: # ((n, T) bool coalitions, number of leading rows that are whole enumerated sizes)
-    "Coalitions of a surrogate game for paired KernelSHAP: whole sizes where the budget covers them, then complement pairs."
-    enumerated, pairs = kernel_plan(n_frames, n_coalitions)
-    whole = [enumerate_size(n_frames, k) for k in enumerated]
-    drawn = list(draw_pairs(n_frames, pairs, gen).values())
-    rows = torch.cat(whole + drawn) if whole or drawn else torch.zeros(0, n_frames, dtype=torch.bool)
-    return rows, sum(len(w) for w in whole)
-
 # %% ../nbs/06a_surrogates.ipynb #933d2313
 def surrogate_shapley(logits_fn, # (n, T) bool → (n, C) logits of a surrogate multiscale model (costs no evaluation)
                       effects:dict, # its scales' sums, see `linearised_shapley`
@@ -493,6 +442,47 @@ def residual_estimate(phi0:torch.Tensor, # (T, C) the exact part: r(N)/T and the
         var += t.var(0) / len(t) if len(t) > 1 else float('nan')
     return phi, var.sqrt()
 
+# %% ../nbs/06a_surrogates.ipynb #f1a734e4
+class SurrogateLattice:
+    "The surrogate game on all 2^T coalitions: exact ESVs, and logit corrections through each coalition's own softmax Jacobian."
+    def __init__(self, surrogate:SurrogateLogits, # F̃ on any coalition
+                 approx:list, # the scales that are corrected
+                 priors:torch.Tensor, # (C,) v(∅)
+                ):
+        game, surrogates, T = surrogate.game, surrogate.surrogates, surrogate.game.n_frames
+        self.coalitions, self.approx = all_coalitions(T), approx
+        self.sizes = self.coalitions.sum(1)
+        logits = torch.cat([surrogate(rows).cpu() for rows in self.coalitions[1:].split(8192)])
+        self.probs = torch.cat([priors.double()[None], logits.softmax(-1)])
+        self.weights = shapley_weights(self.coalitions)
+        self.base = self.weights.T @ self.probs                               # the surrogate's exact ESVs
+        self.jacobian = SizeJacobians(self.coalitions[1:], self.probs[1:], self.probs[-1])
+        self.scale = {s: scale_weights(T, game.m, s)[self.sizes][:, None] for s in approx}
+        self.curvature = {}                           # Σ over sub-coalitions of (polynomial − linear) where the linear stands in
+        for h, s in enumerate(approx):
+            members = enumerate_size(T, s)
+            table = torch.zeros(2**T, game.n_classes, dtype=torch.float64)
+            table[self.bitmask(members)] = surrogates.curvature(h, members.nonzero()[:, 1].view(-1, 1, s)).cpu()
+            self.curvature[s] = subset_sums(table) * (~surrogate.polynomial[s])[self.sizes][:, None]
+
+# %% ../nbs/06a_surrogates.ipynb #3d58949f
+@patch
+def bitmask(self:SurrogateLattice, coalitions:torch.Tensor # (n, T) bool
+           ) -> torch.Tensor: # (n,) int64 row of each coalition in the lattice
+    return (coalitions.long() << torch.arange(coalitions.shape[1])).sum(1)
+
+# %% ../nbs/06a_surrogates.ipynb #1665a4dd
+@patch
+def correction(self:SurrogateLattice, shares:dict # {s: (sampled s-subsets (n, T) bool, residuals times N/n (n, C))}
+              ) -> torch.Tensor: # (T, C) the first-order correction of the surrogate's ESVs
+    "Σ_S weights(S) J(S) ΔF̂(S), with ΔF̂(S) from the sub-coalition sums of each scale's sampled residuals."
+    delta = torch.zeros_like(self.probs)
+    for s in self.approx:
+        table = torch.zeros_like(self.probs)
+        if s in shares: table.index_add_(0, self.bitmask(shares[s][0]), shares[s][1])
+        delta += self.scale[s] * (subset_sums(table) + self.curvature[s])
+    return self.weights.T @ softmax_jacobian_apply(self.probs, delta)
+
 # %% ../nbs/06a_surrogates.ipynb #4a3b9aa7
 def sampling_variance(z:torch.Tensor, # (n, T) membership of the sampled s-subsets
                       e:torch.Tensor, # (n, C) their residuals times N/n (each one's share of the corrected sums)
@@ -541,7 +531,9 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
     surrogate = SurrogateLogits(game, surrogates)
     polynomial = {s: surrogate.polynomial[s] for s in approx}
     surrogate_effects = {**effects, **{s: [(*lin[s], ~polynomial[s]), (*poly[s], polynomial[s])] for s in approx}}
-    base, se_r, p0, jacobian = surrogate_shapley(surrogate, surrogate_effects, game.m, T, priors, n_free, gen)
+    lattice = SurrogateLattice(surrogate, approx, priors) if n_free >= 2**T - 2 else None
+    if lattice: base, se_r, jacobian = lattice.base, torch.zeros_like(lattice.base), lattice.jacobian
+    else: base, se_r, _, jacobian = surrogate_shapley(surrogate, surrogate_effects, game.m, T, priors, n_free, gen)
     full_logits = surrogate(torch.ones(1, T, dtype=torch.bool))[0].cpu()
     coefficients = {s: multiscale_coefficients(T, game.m, s) for s in approx}
     jac = {(s, kind): (jacobian((coefficients[s][0] - coefficients[s][1]) * mask), jacobian(coefficients[s][1] * mask))
@@ -567,6 +559,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
             phi += jac[s, 'linear'][0](dP) + jac[s, 'linear'][1](dM) + jac[s, 'polynomial'][0](hP) + jac[s, 'polynomial'][1](hM)
             full_hat += scale_weight(T, s, game.m) * (hM if polynomial[s][T] else dM)
             influence.append((z, e * keep * N / n, n, N, scale_weight(T, s, game.m), jac[s, 'linear'], jac[s, 'polynomial']))
+        if lattice: phi = base + lattice.correction({s: (z.bool(), share) for s, (z, share, *_) in zip(approx, influence)})
         phi += ((full_hat.softmax(-1) - priors) - phi.sum(0)) / T               # efficiency, up to second-order terms
         var = se_r**2 + sum(sampling_variance(*terms, full_hat.softmax(-1)) for terms in influence)
         yield phi, var.clamp(min=0).sqrt(), full_hat.softmax(-1)
