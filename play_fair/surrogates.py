@@ -451,36 +451,41 @@ class SurrogateLattice:
                 ):
         game, surrogates, T = surrogate.game, surrogate.surrogates, surrogate.game.n_frames
         self.coalitions, self.approx = all_coalitions(T), approx
-        self.sizes = self.coalitions.sum(1)
-        logits = torch.cat([surrogate(rows).cpu() for rows in self.coalitions[1:].split(8192)])
-        self.probs = torch.cat([priors.double()[None], logits.softmax(-1)])
+        sizes = self.coalitions.sum(1)
+        self.scale = {s: scale_weights(T, game.m, s)[sizes][:, None] for s in range(1, min(T, game.m) + 1)}
+        logits, self.curvature = 0., {}        # curvature: Σ over sub-coalitions of (polynomial − linear) where the linear stands in
+        for s, (elements, f) in game.pool.items():       # a scale's head on all its s-subsets, summed over each coalition's
+            logits = logits + self.scale[s] * subset_sums(self.table(elements.cpu(), f.cpu()))
+        for h, s in enumerate(approx):
+            elements = subset_elements(T, s)
+            B, constant = (t.cpu() for t in surrogates.linear_blocks(h))
+            curvature = subset_sums(self.table(elements, surrogates.curvature(h, elements[:, None]).cpu()))
+            polynomial = surrogate.polynomial[s][sizes][:, None]
+            linear = subset_sums(self.table(elements, constant + B[torch.arange(s), elements].sum(1)))
+            logits = logits + self.scale[s] * (linear + polynomial * curvature)
+            self.curvature[s] = curvature * ~polynomial
+        self.probs = torch.cat([priors.double()[None], logits[1:].softmax(-1)])
         self.weights = shapley_weights(self.coalitions)
         self.base = self.weights.T @ self.probs                               # the surrogate's exact ESVs
         self.jacobian = SizeJacobians(self.coalitions[1:], self.probs[1:], self.probs[-1])
-        self.scale = {s: scale_weights(T, game.m, s)[self.sizes][:, None] for s in approx}
-        self.curvature = {}                           # Σ over sub-coalitions of (polynomial − linear) where the linear stands in
-        for h, s in enumerate(approx):
-            members = enumerate_size(T, s)
-            table = torch.zeros(2**T, game.n_classes, dtype=torch.float64)
-            table[self.bitmask(members)] = surrogates.curvature(h, members.nonzero()[:, 1].view(-1, 1, s)).cpu()
-            self.curvature[s] = subset_sums(table) * (~surrogate.polynomial[s])[self.sizes][:, None]
 
-# %% ../nbs/06a_surrogates.ipynb #3d58949f
+# %% ../nbs/06a_surrogates.ipynb #af061c28
 @patch
-def bitmask(self:SurrogateLattice, coalitions:torch.Tensor # (n, T) bool
-           ) -> torch.Tensor: # (n,) int64 row of each coalition in the lattice
-    return (coalitions.long() << torch.arange(coalitions.shape[1])).sum(1)
+def table(self:SurrogateLattice, elements:torch.Tensor, # (n, s) frames of s-subsets
+          values:torch.Tensor, # (n, C) a value for each
+         ) -> torch.Tensor: # (2^T, C): the values summed at those subsets' rows (bitmasks), 0 elsewhere
+    out = values.new_zeros(len(self.coalitions), values.shape[1], dtype=torch.float64)
+    return out.index_put_(((1 << elements.long()).sum(1),), values.double(), accumulate=True)
 
 # %% ../nbs/06a_surrogates.ipynb #1665a4dd
 @patch
-def correction(self:SurrogateLattice, shares:dict # {s: (sampled s-subsets (n, T) bool, residuals times N/n (n, C))}
+def correction(self:SurrogateLattice, shares:dict # {s: (sampled s-subsets' frames (n, s), residuals times N/n (n, C))}
               ) -> torch.Tensor: # (T, C) the first-order correction of the surrogate's ESVs
     "Σ_S weights(S) J(S) ΔF̂(S), with ΔF̂(S) from the sub-coalition sums of each scale's sampled residuals."
     delta = torch.zeros_like(self.probs)
     for s in self.approx:
-        table = torch.zeros_like(self.probs)
-        if s in shares: table.index_add_(0, self.bitmask(shares[s][0]), shares[s][1])
-        delta += self.scale[s] * (subset_sums(table) + self.curvature[s])
+        sampled = subset_sums(self.table(*shares[s])) if s in shares else 0.
+        delta += self.scale[s] * (sampled + self.curvature[s])
     return self.weights.T @ softmax_jacobian_apply(self.probs, delta)
 
 # %% ../nbs/06a_surrogates.ipynb #4a3b9aa7
@@ -559,7 +564,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
             phi += jac[s, 'linear'][0](dP) + jac[s, 'linear'][1](dM) + jac[s, 'polynomial'][0](hP) + jac[s, 'polynomial'][1](hM)
             full_hat += scale_weight(T, s, game.m) * (hM if polynomial[s][T] else dM)
             influence.append((z, e * keep * N / n, n, N, scale_weight(T, s, game.m), jac[s, 'linear'], jac[s, 'polynomial']))
-        if lattice: phi = base + lattice.correction({s: (z.bool(), share) for s, (z, share, *_) in zip(approx, influence)})
+        if lattice: phi = base + lattice.correction({s: (z.nonzero()[:, 1].view(-1, s), share) for s, (z, share, *_) in zip(approx, influence)})
         phi += ((full_hat.softmax(-1) - priors) - phi.sum(0)) / T               # efficiency, up to second-order terms
         var = se_r**2 + sum(sampling_variance(*terms, full_hat.softmax(-1)) for terms in influence)
         yield phi, var.clamp(min=0).sqrt(), full_hat.softmax(-1)
