@@ -52,7 +52,8 @@ def issue_table(a) -> None:
     for name, model in models.items():
         if name.split(' ')[0] not in a.models.split(','): continue
         frames.append(accuracy({name: model}, videos, priors, budgets[name.split(' ')[0]], methods=methods,
-                               seeds=range(a.seeds), baselines=(), workers=a.workers,
+                               seeds=range(a.seeds), baselines=tuple(b for b in a.baselines.split(',') if b),
+                               workers=a.workers,
                                progress=lambda s: print('#', s, file=sys.stderr, flush=True)))
     df = pd.concat(frames)
     print(f'# {a.videos} videos of T={a.frames} frames, Gaussian features D=64; MTRN: 8 heads, H=128, C=20, logits x3; '
@@ -61,7 +62,8 @@ def issue_table(a) -> None:
     print('\n| model | method | ' + ' | '.join(f'B={b}' for b in err.columns) + ' |')
     print('| --- | --- |' + ' --- |' * len(err.columns))
     for (model, method), row in err.iterrows():
-        cells = [f'{row[b]:.1e} (cov {cov.loc[(model, method), b]:.2f})' if row[b] == row[b] else '' for b in err.columns]
+        cells = [(f'{row[b]:.1e} (cov {cov.loc[(model, method), b]:.2f})' if (model, method) in cov.index else f'{row[b]:.1e}')
+                 if row[b] == row[b] else '' for b in err.columns]
         print(f'| {model} | {method} | ' + ' | '.join(cells) + ' |')
     print('\nmedian seconds per video')
     print(df.pivot_table(index=['model', 'method'], columns='budget', values='seconds', aggfunc='median')
@@ -85,6 +87,7 @@ def main(argv=None):
     p.add_argument('--issue', action='store_true', help="the issue's models: MTRN as TRN and as MLP heads, a GRU")
     p.add_argument('--methods', default='surrogate,constructive', help='--issue: methods to compare')
     p.add_argument('--mtrn-budgets', default='904,4096,16384'); p.add_argument('--gru-budgets', default='256,1024,4096')
+    p.add_argument('--baselines', default='', help="--issue: baselines beside the methods, e.g. shap-permutation")
     a = p.parse_args(argv)
     if a.issue:
         if a.models == 'TSN,MTRN': a.models = 'MTRN,GRU'

@@ -259,3 +259,20 @@ def test_unbiased_default_on_a_black_box_model():
     assert ((values.mean(0) - exact).abs() <= 4.5 * values.std(0) / 150**.5 + 1e-12).all(), 'unbiased'
     coverage = float(((values - exact).abs() <= 1.96 * errors).double().mean())
     assert .85 <= coverage <= .99, coverage
+
+
+@pytest.mark.parametrize('features', ['normal', 'skewed'])
+def test_multiscale_surrogate_with_every_head_subset_leaves_only_second_order(features):
+    "Every head subset evaluated: the lattice correction leaves only second-order terms, with no sampling error left."
+    from math import comb
+    from play_fair.surrogates import multiscale_surrogate_rounds
+    _, heads = models(D=8, H=12, C=5, m=4)
+    x = torch.randn(9, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    if features == 'skewed': x = (2 * x).exp()                  # heavy-tailed pre-activations: a poorer polynomial fit
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    exact = multiscale_esvs(heads, x, priors).values
+    game = MultiscaleGame(heads, x, priors, pool_budget=9)
+    budget = game.n_evaluations + 3 * max(comb(9, s) for s in range(2, 5))   # every s-subset of the three corrected scales
+    phi, se, _ = list(multiscale_surrogate_rounds(game, budget, torch.Generator().manual_seed(0)))[-1]
+    assert rel(phi, exact) < (1e-6 if features == 'normal' else 1e-3), rel(phi, exact)
+    assert float(se.max()) < 1e-12, "no subset is left unevaluated, so no sampling error"
