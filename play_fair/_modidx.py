@@ -430,6 +430,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'play_fair/gt_benchmark.py'),
                                         'play_fair.gt_benchmark.pair_hit': ( 'ground_truth_benchmark.html#pair_hit',
                                                                              'play_fair/gt_benchmark.py'),
+                                        'play_fair.gt_benchmark.reversed_pair_classes': ( 'ground_truth_benchmark.html#reversed_pair_classes',
+                                                                                          'play_fair/gt_benchmark.py'),
                                         'play_fair.gt_benchmark.top_pair': ( 'ground_truth_benchmark.html#top_pair',
                                                                              'play_fair/gt_benchmark.py')},
             'play_fair.interactions': { 'play_fair.interactions.InteractionResult': ( 'interactions.html#interactionresult',

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['KIND_METRICS', 'accuracy_by_kind', 'decisive_first', 'decisive_shares', 'top_pair', 'pair_hit', 'oracle_attribution',
-           'FlashColourBackbone', 'flash_frame_labels', 'linear_probe_accuracy', 'ground_truth_records', 'kind_table']
+           'FlashColourBackbone', 'flash_frame_labels', 'linear_probe_accuracy', 'reversed_pair_classes',
+           'ground_truth_records', 'kind_table']
 
 # %% ../nbs/08a_ground_truth_benchmark.ipynb #f8efbc67
 import math
@@ -124,6 +125,12 @@ def linear_probe_accuracy(train_x:torch.Tensor, # (N, D) training features
     return 100 * torch.stack([right[val_y == c].mean() for c in val_y.unique()]).mean().item()
 
 # %% ../nbs/08a_ground_truth_benchmark.ipynb #4f05f4cb
+def reversed_pair_classes(classes:list=GT_CLASSES, # (template, kind, colours) per class, as `GT_CLASSES`
+                         ) -> dict: # pair class index → index of the class of the same colours in the other order
+    "Each pair class's mirror: the same two flashes in the other order."
+    pairs = {c: i for i, (_, kind, c) in enumerate(classes) if kind == 'pair'}
+    return {i: pairs[c[::-1]] for c, i in pairs.items() if c[::-1] in pairs}
+
 def ground_truth_records(model, # temporal head: (N, T', D) → (N, C)
                          priors:torch.Tensor, # class priors (C,)
                          videos:list, # `EvalVideo`s whose `evidence` marks the decisive frames
@@ -131,12 +138,14 @@ def ground_truth_records(model, # temporal head: (N, T', D) → (N, C)
                          kinds:list=None, # kind of each class, in label order (None: those of `GT_CLASSES`)
                          *,
                          index:str='SII', # pair interaction index: "SII" or "STII"
+                         reverse:dict=None, # pair class → the class of the same two events in the other order (None: `reversed_pair_classes()`; none: no contrast rows)
                          unitless:tuple=('Grad-CAM', 'random'), # methods whose numbers are not in score units: no shares
                          device=None, # where the interactions run
                          progress:bool=True, # show a progress bar
                         ) -> pd.DataFrame: # a row per (clip, method), the oracle's included, and a row per pair clip for the interactions
     "Score every method against the decisive frames of the clips the model classifies correctly."
     kinds = np.asarray(kinds if kinds is not None else [k for _, k, _ in GT_CLASSES])
+    reverse = reversed_pair_classes() if reverse is None else reverse
     priors = torch.as_tensor(priors)
     full = {v.uid: class_game(model, v.features, priors)(torch.ones(1, len(v.features), dtype=torch.bool))[0].double() for v in videos}
     correct = [v for v in videos if int(full[v.uid].argmax()) == v.label]
@@ -156,9 +165,13 @@ def ground_truth_records(model, # temporal head: (N, T', D) → (N, C)
     pairs = [v for v in correct if kinds[v.label] == 'pair']
     if not pairs: return records
     sii = shapley_interactions(model, torch.stack([v.features for v in pairs]), priors, index=index, device=device).interactions
-    extra = pd.DataFrame([dict(uid=v.uid, label=v.label, method=f'{index} interactions' + ' (by |I|)' * absolute, kind='pair',
-                               decisive_first=pair_hit(m[..., v.label], v.evidence, absolute), interaction=float(m[..., v.label][v.evidence][:, v.evidence][0, 1]))
-                          for absolute in (False, True) for v, m in zip(pairs, sii)])
+    games = {'': (lambda m, c: m[..., c], False), ' (by |I|)': (lambda m, c: m[..., c], True),  # the true class's game, signed or by size
+             ' (order contrast)': (lambda m, c: m[..., c] - m[..., reverse[c]], False)}  # true class − the reversed order's class
+    extra = pd.DataFrame([dict(uid=v.uid, label=v.label, method=f'{index} interactions{suffix}', kind='pair',
+                               decisive_first=pair_hit(game(m, v.label), v.evidence, absolute),
+                               interaction=float(game(m, v.label)[v.evidence][:, v.evidence][0, 1]))
+                          for suffix, (game, absolute) in games.items() for v, m in zip(pairs, sii)
+                          if 'contrast' not in suffix or v.label in reverse])  # a pair class without a reversed class has no contrast
     return pd.concat([records, extra], ignore_index=True)
 
 # %% ../nbs/08a_ground_truth_benchmark.ipynb #29f46cb2
