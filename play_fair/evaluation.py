@@ -273,8 +273,8 @@ def load_clip_videos(model, # a video transformer over its temporal groups (`pla
     evidence_frames, clips = _evidence_reader(data_root, split), ClipDataset(gulp_dir, model)
     videos = []
     for uid in map(str, uids):
-        if uid not in clips.videos.uids: raise ValueError(f"Video {uid} is not in the gulp directory {gulp_dir}; pass the gulp directory of the {split} split.")
-        players, meta = clips[clips.videos.uids.index(uid)]
+        try: players, meta = clips[clips.videos.index(uid)]
+        except KeyError: raise ValueError(f"Video {uid} is not in the gulp directory {gulp_dir}; pass the gulp directory of the {split} split.") from None
         idx = torch.as_tensor(meta['frame_idx']).view(model.n_groups, model.tubelet)  # (G, frames per group)
         evidence = evidence_mask(idx.flatten(), evidence_frames(uid)).view_as(idx).any(1)
         videos.append(EvalVideo(uid, int(meta['label']), players, idx[:, 0], evidence))
