@@ -115,22 +115,26 @@ class VideoTransformerPlayers(nn.Module):
 
 # %% ../nbs/11_transformers.ipynb #d1f19452
 @patch
-def forward(self:VideoTransformerPlayers, x:torch.Tensor, # kept groups' pixel rows (N, k, D), in increasing position
+def forward(self:VideoTransformerPlayers, x:torch.Tensor, # kept groups' pixel rows (N, k, D)
             positions:torch.Tensor=None, # original group index of each row (N, k) or (k,); None: 0..k-1
            ) -> torch.Tensor: # logits (N, C)
     "The model on the kept groups only, every kept token at its own position, pooled as the model's classifier pools."
-    (N, k, D), G = x.shape, self.n_groups
+    (N, k, D), G, P = x.shape, self.n_groups, self.patches
     positions = torch.arange(k, device=x.device) if positions is None else torch.as_tensor(positions, device=x.device)
     positions = positions.expand(N, k)
     if D != self.input_dim or k > G or int(positions.max()) >= G:
         raise ValueError(f"The video transformer takes up to {G} groups of {self.input_dim} pixel values at positions "
                          f"0..{G - 1}, got shape {tuple(x.shape)} at positions up to {int(positions.max())}; make the rows with `players`.")
-    clip = x.new_zeros(N, G, D).scatter_(1, positions[..., None].expand(-1, -1, D), x)
-    pixels = clip.view(N, self.num_frames, 3, self.size, self.size)
-    absent = torch.ones(N, G, dtype=torch.bool, device=x.device).scatter_(1, positions, False)
-    tokens = self.hf.videomae(pixels, bool_masked_pos=absent.repeat_interleave(self.patches, 1) if k < G else None).last_hidden_state
+    vm = self.hf.videomae
+    tubelets = x.reshape(N * k, self.tubelet, 3, self.size, self.size)  # each kept group alone, a clip of one tubelet
+    tokens = vm.embeddings.patch_embeddings(tubelets).reshape(N, k * P, -1)  # its P tokens, as in the full clip
+    table = vm.embeddings.position_embeddings[0].to(tokens)  # (G·P, width): the full clip's fixed embeddings
+    tokens = tokens + table[(positions[..., None] * P + torch.arange(P, device=x.device)).flatten(1)]
+    tokens = vm.encoder(tokens).last_hidden_state
+    if vm.layernorm is not None: tokens = vm.layernorm(tokens)
     pooled = self.hf.fc_norm(tokens.mean(1)) if self.hf.fc_norm is not None else tokens[:, 0]
     return self.hf.classifier(pooled)
+
 
 # %% ../nbs/11_transformers.ipynb #2d2dd270
 def load_video_transformer(path, # a local Hugging Face folder of a video classification model (config.json, weights)
