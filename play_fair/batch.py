@@ -455,7 +455,7 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
     seed = seed if approximate else 0
     paths = dict(model=spec.model, **({'features': spec.features} if spec.clips is None else reader.inputs),
                  priors=priors_csv.resolve())  # a folder's digest covers all its files (weights, config, preprocessing)
-    arguments = dict({k: file_digest(p) for k, p in paths.items()}, split=spec.split, n_frames=n_frames, method=method,
+    arguments = dict({k: getattr(reader, 'digests', {}).get(k) or file_digest(p) for k, p in paths.items()}, split=spec.split, n_frames=n_frames, method=method,
                      budget=budget, seed=seed, chunk_size=chunk_size, model_name=spec.name, dataset=spec.dataset,
                      version=play_fair.__version__, **getattr(reader, 'settings', {}), **options, **pairs)
     return EsvRun(spec, model, priors, class_names_of(model, priors_csv), reader, n_frames, method, budget, seed,

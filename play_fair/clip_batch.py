@@ -6,7 +6,7 @@
 __all__ = ['CLIP_INPUTS', 'clip_inputs', 'VideoFolder', 'SplitClips']
 
 # %% ../nbs/09b_clips.ipynb #1b0855a1
-import json
+import hashlib, json
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +114,11 @@ class SplitClips:
         self.clips = ClipDataset(videos['gulp_dir'] if 'gulp_dir' in videos else VideoFolder(
             videos['videos_dir'], videos.get('split_json'), videos.get('fps', 8), videos.get('labels_map'), progress), model)
         self.skipped = getattr(self.clips.videos, 'skipped', {})  # position → why, of videos a folder cannot give
+        self.digests = {}  # input → fingerprint, where hashing every byte of it would be wrong
+        if 'videos_dir' in videos:  # a folder may hold every split's videos: the run's own files, by name, size and length
+            v = self.clips.videos
+            listing = [(u, f.name, f.stat().st_size, int(n)) if f else (u,) for u, f, n in zip(v.uids, v.files, v.n_video_frames)]
+            self.digests['videos_dir'] = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
         self.num_frames, self.n_frames, self.feature_dim = model.num_frames, model.n_groups, model.input_dim
         self.uids, self.labels = np.array(self.clips.videos.uids, dtype=object), np.asarray(self.clips.labels)
         self.lengths = np.asarray(self.clips.videos.n_video_frames, dtype=np.int64)

@@ -183,8 +183,11 @@ def test_a_resumed_run_with_other_videos_is_refused(work):
     assert 'fps (8.0, now 4.0)' in one_error(*cli(*args, '--fps', 4))
     moved = work/'moved-videos'
     shutil.copytree(work/'data'/'videos', moved)
-    (moved/'extra.webm').write_bytes((moved/next(moved.iterdir()).name).read_bytes())
-    args[4] = moved
+    (moved/'extra.webm').write_bytes(next(moved.iterdir()).read_bytes())
+    args[4] = moved  # the split's files are the same: a video of another split beside them changes nothing
+    assert cli(*args, '--stop-after', 1)[0] == 0
+    first, other = (moved/f"{e['id']}.webm" for e in json.loads((work/'data'/'validation.json').read_text())[:2])
+    first.write_bytes(other.read_bytes() + b'\0')  # one of the split's videos replaced
     assert '--videos-dir (file contents differ)' in one_error(*cli(*args))
 
 
