@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import torch
 from fastcore.basics import patch
+from fastcore.meta import delegates
 from tqdm import tqdm
 
 import play_fair
@@ -27,8 +28,7 @@ from .data import sample_frame_indices
 from .files import atomic_path, atomic_write, differing_arguments, file_digest, output_file, read_json
 from .models import MultiscaleTRN, TemporalTransformer, get_device, load_model
 from .features import FeatureDataset, check_backbone
-from .clip_batch import SplitClips, clip_gulp_dir
-from .video_transformers import is_video_transformer
+from .clip_batch import CLIP_INPUTS, SplitClips, clip_inputs
 from .priors import load_priors
 from .esv import ESVTooLargeError
 from .multiscale import exact_model_esvs, multiscale_heads
@@ -44,15 +44,15 @@ class BatchError(ValueError):
 # %% ../nbs/09_batch.ipynb #a95ff11c
 @dataclass
 class ModelSpec:
-    "What a batch run evaluates: a checkpoint folder, the features file (or a video transformer's gulp directory) it reads, and names stored with the results."
+    "What a batch run evaluates: a checkpoint folder, the features file (or a video transformer's videos) it reads, and names stored with the results."
     model:Path # checkpoint folder written by `save_model`, or a Hugging Face video transformer folder
     features:Path # features HDF5 written by `extract_features` (None for a video transformer)
     split:str='validation' # the features file's split to compute
     name:str=None # model name stored in the results (None: TSN or MTRN, from the checkpoint)
     dataset:str='' # dataset name stored in the results
-    gulp_dir:Path=None # gulp directory of the videos, read by a video transformer instead of features
+    clips:dict=None # a video transformer's videos, read instead of features: {"gulp_dir"} or {"videos_dir", ...} (`clip_inputs`)
 
-_SPEC_KEYS = ('model', 'features', 'split', 'name', 'dataset', 'gulp_dir')
+_SPEC_KEYS = ('model', 'features', 'split', 'name', 'dataset', *CLIP_INPUTS)
 
 def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder or file (then pass `features`)
                     features:Path=None, # features HDF5, overriding the spec's
@@ -60,6 +60,9 @@ def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder or fil
                     name:str=None, # model name, overriding the spec's
                     dataset:str=None, # dataset name, overriding the spec's
                     gulp_dir:Path=None, # gulp directory of the videos, overriding the spec's (video transformers only)
+                    videos_dir:Path=None, # or their folder of video files, overriding the spec's (video transformers only)
+                    split_json:Path=None, # the split file of `videos_dir`'s videos to read (None: every video, unlabelled)
+                    fps:float=None, # the frame rate `videos_dir`'s videos are resampled to (None: 8)
                    ) -> ModelSpec:
     "Read a model spec; relative paths in a spec file are resolved against the spec file's folder."
     spec = Path(spec)
@@ -75,14 +78,11 @@ def read_model_spec(spec:Path, # a JSON spec file, or a checkpoint folder or fil
                              f"optionally {', '.join(repr(k) for k in _SPEC_KEYS[1:])}.")
         base = spec.parent
     else: raise BatchError(f"The model spec {spec} does not exist; pass a spec JSON file or a checkpoint folder.")
-    over = dict(features=features, split=split, name=name, dataset=dataset, gulp_dir=gulp_dir)
+    over = dict(features=features, split=split, name=name, dataset=dataset, gulp_dir=gulp_dir, videos_dir=videos_dir,
+                split_json=split_json, fps=fps)
     d.update({k: v for k, v in over.items() if v is not None})
-    if is_video_transformer(model := (base/d['model']).resolve()):
-        return ModelSpec(model, None, d.get('split', 'validation'), d.get('name'), d.get('dataset', ''),
-                         clip_gulp_dir(model, d, Path.cwd() if gulp_dir is not None else base))
-    if 'gulp_dir' in d:
-        raise BatchError(f"{model} is a model over per-frame features, and --gulp-dir is for Hugging Face video transformers; "
-                         "pass its features file with --features FEATURES_H5 instead.")
+    if clips := clip_inputs(model := (base/d['model']).resolve(), d, base, over):  # None for a model over features
+        return ModelSpec(model, None, d.get('split', 'validation'), d.get('name'), d.get('dataset', ''), clips)
     if 'features' not in d: raise BatchError(f"No features file for {spec}: add \"features\" to the spec or pass --features.")
     feats = (Path.cwd() if features is not None else base)/d['features']
     if not feats.resolve().is_file():
@@ -210,9 +210,8 @@ class ResultsStore:
                  arguments:dict, # everything that determines the results (compared when resuming)
                  inputs:dict=None, # where the inputs were read from (recorded, not compared)
                 ):
-        self.out = Path(out)
+        self.out, self.arguments, self.inputs = Path(out), arguments, inputs or {}
         self.parts = self.out.with_name(self.out.name + '.parts')
-        self.arguments, self.inputs = arguments, inputs or {}
         self.run_id = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:16]
         self._lock = None
 
@@ -292,6 +291,7 @@ def finished(self:ResultsStore) -> dict: # chunk id → (videos done, reasons of
 def assemble(self:ResultsStore, n_chunks:int, # chunks in the run's plan (all must be saved)
              videos:dict, # the split's `uids`, `labels` and `lengths`, (N,) each
              too_short, # positions of the videos skipped before computing
+             why:dict, # position → reason of those skipped for another reason than being too short (None: none)
              attrs:dict, # root attributes: model, dataset, method, n_frames, budget, seed, class_names
              priors:np.ndarray, # class priors (C,)
              per_video:dict=None, # more datasets of the split, (N, ...) each, stored for the videos done (e.g. `group_frame_idx`)
@@ -299,7 +299,7 @@ def assemble(self:ResultsStore, n_chunks:int, # chunks in the run's plan (all mu
     "Write `OUT` from the saved chunks, in the split's video order, then remove `OUT.parts/`."
     files = sorted(self.parts.glob('chunk-*.h5'))
     if len(files) != n_chunks: raise RuntimeError(f"{len(files)} of {n_chunks} chunks are saved; cannot assemble yet.")
-    index, skipped, reasons, T, approx, K = [], [list(too_short)], [['too short']*len(too_short)], 0, False, 0
+    index, skipped, reasons, T, approx, K = [], [list(too_short)], [[(why or {}).get(i, 'too short') for i in too_short]], 0, False, 0
     for p in files:
         with h5py.File(p, 'r') as f:
             index.append(f['index'][:]); skipped.append(list(f['skipped_index'][:]))
@@ -393,6 +393,7 @@ def check_longest_video(model, # the loaded checkpoint
         raise BatchError(str(e) if exact else f"{str(e).rstrip('.')}; pass a larger --budget, or sample fewer frames with --sample-n-frames.") from None
 
 # %% ../nbs/09_batch.ipynb #93bbbda0
+@delegates(read_model_spec, but=['name'])
 def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pass `features`)
              priors_csv:Path, # class priors CSV from `save_priors`
              n_frames:int=8, # frames sampled per video; -1 for all frames
@@ -410,12 +411,13 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
              other_backbone:bool=False, # the features are of another backbone than the model's, on purpose
              interactions:str=None, # also frame-pair interactions, of this index ("SII", "k-SII", "STII"); None for none
              interaction_classes:int=None, # pair terms for each video's top this many classes only (None: all)
-             gulp_dir:Path=None, # a video transformer's gulp directory of the videos (instead of features)
+             progress:bool=False, # a progress bar while a video transformer's folder of videos is decoded to learn their lengths
+             **kwargs, # a video transformer's videos, overriding the spec's: gulp_dir, or videos_dir, split_json, fps (`read_model_spec`)
             ) -> EsvRun:
     "Check a run's inputs, chunk its videos and fingerprint its arguments, before anything is computed."
-    spec = read_model_spec(model_spec, features=features, split=split, name=model_name, dataset=dataset, gulp_dir=gulp_dir)
+    spec = read_model_spec(model_spec, features=features, split=split, name=model_name, dataset=dataset, **kwargs)
     if not (priors_csv := Path(priors_csv)).is_file(): raise BatchError(f"The priors file {priors_csv} does not exist; run compute-class-priors first.")
-    if spec.gulp_dir is None: check_backbone(spec.model, spec.features, other_backbone)
+    if spec.clips is None: check_backbone(spec.model, spec.features, other_backbone)
     model = load_model(spec.model, device='cpu')
     spec.name = spec.name or model_name_of(model)
     head = model.heads[0] if isinstance(model, MultiscaleTRN) else model
@@ -436,10 +438,10 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
     if approximate is True or options: approximate = 'constructive' if options else DEFAULT_APPROXIMATION
     if approximate and approximate not in METHODS:
         raise BatchError(f"Unknown approximation method {approximate!r}; choose one of {', '.join(METHODS)}.")
-    if spec.gulp_dir is None: reader = SplitFeatures(spec.features, spec.split, n_frames, feature_dim=head.input_dim)
-    else: reader = SplitClips(spec.gulp_dir, model); n_frames = reader.n_frames  # players: the clip's G token groups
-    chunk_size = (1024 if spec.gulp_dir is None else 32) if chunk_size is None else chunk_size
-    chunks, too_short = plan_chunks(reader.lengths if spec.gulp_dir is None else reader.clip_lengths, n_frames, chunk_size)
+    if spec.clips is None: reader = SplitFeatures(spec.features, spec.split, n_frames, feature_dim=head.input_dim)
+    else: reader = SplitClips(spec.clips, model, progress); n_frames = reader.n_frames  # players: the clip's G token groups
+    chunk_size = (1024 if spec.clips is None else 32) if chunk_size is None else chunk_size
+    chunks, too_short = plan_chunks(reader.lengths if spec.clips is None else reader.clip_lengths, n_frames, chunk_size)
     if max_samples and budget is None and chunks:  # the original's settings fix the cost: what its longest video needs
         T, heads = max(c.n_frames for c in chunks), multiscale_heads(model)
         budget = options.get('n_iters', 1) * constructive_budget(T, T if heads is None else min(T, len(heads)), max_samples)
@@ -451,11 +453,11 @@ def plan_run(model_spec:Path, # model spec JSON, or a checkpoint folder (then pa
     if pairs: method = check_interactions(model, method, max((c.n_frames for c in chunks), default=0), reader.feature_dim,
                                           priors, budget, interactions)
     seed = seed if approximate else 0
-    paths = dict(model=spec.model, **({'features': spec.features} if spec.gulp_dir is None else {'gulp_dir': spec.gulp_dir}),
+    paths = dict(model=spec.model, **({'features': spec.features} if spec.clips is None else reader.inputs),
                  priors=priors_csv.resolve())  # a folder's digest covers all its files (weights, config, preprocessing)
-    arguments = dict({k: file_digest(p) for k, p in paths.items()}, split=spec.split, n_frames=n_frames, method=method,
+    arguments = dict({k: getattr(reader, 'digests', {}).get(k) or file_digest(p) for k, p in paths.items()}, split=spec.split, n_frames=n_frames, method=method,
                      budget=budget, seed=seed, chunk_size=chunk_size, model_name=spec.name, dataset=spec.dataset,
-                     version=play_fair.__version__, **options, **pairs)
+                     version=play_fair.__version__, **getattr(reader, 'settings', {}), **options, **pairs)
     return EsvRun(spec, model, priors, class_names_of(model, priors_csv), reader, n_frames, method, budget, seed,
                   chunks, too_short, arguments, {k: str(p) for k, p in paths.items()}, options, pairs or None)
 
@@ -515,7 +517,7 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
                  connect_timeout:float=5, # seconds to wait for the scheduler
                  stop_after:int=None, # compute at most this many chunks now, then return (run again to go on)
                  quiet:bool=False, # no progress bars, and no line saying that the run resumes
-                 **kwargs, # approximate, budget, seed, split, features, gulp_dir, model_name, dataset, chunk_size: see `plan_run`
+                 **kwargs, # approximate, budget, seed, split, features, gulp_dir, videos_dir, split_json, fps, model_name, dataset, ...: see `plan_run`
                 ) -> dict: # summary: status, done, skipped (reason → count), seconds, videos/s, time split
     "Compute the ESVs of every video of a split into `out`, resuming the run if it was interrupted."
     wall, timer = time.perf_counter(), Counter(compute=0., reading=0., writing=0.)
@@ -523,7 +525,7 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
     if workers and scheduler: raise BatchError("Pass either workers (a local cluster) or scheduler (an existing one), not both.")
     if workers < 0: raise BatchError(f"--workers must be 0 (compute in this process) or a number of Dask processes, got {workers}.")
     get_device(device), output_file(out)  # a bad device or an output folder is refused before OUT.parts/ is made
-    run = plan_run(model_spec, priors_csv, n_frames, **kwargs)
+    run = plan_run(model_spec, priors_csv, n_frames, progress=not quiet, **kwargs)
     store, client, cluster = ResultsStore(out, run.arguments, run.inputs), None, None
     try:
         if workers or scheduler: client, cluster = connect(workers, scheduler, connect_timeout)
@@ -542,7 +544,7 @@ def compute_esvs(model_spec:Path, # model spec JSON, or a checkpoint folder (the
                         seconds=time.perf_counter() - wall)
         start = time.perf_counter()
         store.assemble(len(run.chunks), dict(uids=run.features.uids, labels=run.features.labels, lengths=run.features.lengths),
-                       run.too_short, run.attrs(), run.priors.numpy(),
+                       run.too_short, getattr(run.features, 'skipped', None), run.attrs(), run.priors.numpy(),
                        run.features.per_video() if isinstance(run.features, SplitClips) else None)
         timer['writing'] += time.perf_counter() - start
     except Exception as e:

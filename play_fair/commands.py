@@ -132,7 +132,7 @@ def compute_class_priors_cli(train_json:str, # training split, e.g. something-so
 # %% ../nbs/13_commands.ipynb #ef182bde
 @call_parse
 def compute_esvs_cli(
-    model_spec:str, # model spec JSON file, e.g. {"model": "checkpoints/mtrn", "features": "features/mtrn.h5", "split": "validation", "name": "MTRN", "dataset": "Something-Synthetic"} (relative paths are read from the spec's folder), or a checkpoint folder with --features, or a Hugging Face video transformer folder with --gulp-dir
+    model_spec:str, # model spec JSON file, e.g. {"model": "checkpoints/mtrn", "features": "features/mtrn.h5", "split": "validation", "name": "MTRN", "dataset": "Something-Synthetic"} (relative paths are read from the spec's folder), or a checkpoint folder with --features, or a Hugging Face video transformer folder with --gulp-dir or --videos-dir
     priors_csv:str, # class priors CSV (from compute-class-priors)
     out:str, # results HDF5 file to write
     sample_n_frames:int=8, # frames sampled per video, -1 for all frames (a video transformer takes its own number)
@@ -150,6 +150,9 @@ def compute_esvs_cli(
     split:str=None, # the features file's split (default: the spec's, else validation)
     features:str=None, # features HDF5 (default: the spec's)
     gulp_dir:str=None, # a video transformer's input instead of features: the gulp directory of the split's videos (default: the spec's)
+    videos_dir:str=None, # or the folder of the video files themselves (<id>.webm), decoded once to learn their lengths and again to compute (gulping first decodes once)
+    split_json:str=None, # with --videos-dir: the split file of the videos to compute (e.g. validation.json), labelled through the labels.json beside it (default: every video, unlabelled)
+    fps:float=None, # with --videos-dir: the frame rate the videos are resampled to (default: 8, as gulp-ssv2)
     model_name:str=None, # model name stored with the results (default: the spec's)
     dataset:str=None, # dataset name stored with the results (default: the spec's)
     chunk_size:int=None, # videos computed and saved together (default: 1024, or 32 clips of a video transformer)
@@ -168,9 +171,9 @@ def compute_esvs_cli(
         if not approximate and (budget is not None or method is not None): raise ValueError("--budget and --method need --approximate.")
         if not interactions and interaction_index != 'SII': raise ValueError("--interaction-index needs --interactions.")
         s = compute_esvs(model_spec, priors_csv, out, sample_n_frames, approximate=(method or True) if approximate else None, **original,
-                         budget=budget, seed=seed, device=device, split=split, features=features, gulp_dir=gulp_dir, model_name=model_name,
-                         dataset=dataset, chunk_size=chunk_size, workers=workers, scheduler=scheduler,
-                         connect_timeout=connect_timeout, stop_after=stop_after, other_backbone=other_backbone, quiet=quiet,
+                         budget=budget, seed=seed, device=device, split=split, features=features, gulp_dir=gulp_dir, videos_dir=videos_dir,
+                         split_json=split_json, fps=fps, model_name=model_name, dataset=dataset, chunk_size=chunk_size, workers=workers,
+                         scheduler=scheduler, connect_timeout=connect_timeout, stop_after=stop_after, other_backbone=other_backbone, quiet=quiet,
                          interactions=interaction_index if interactions else None, interaction_classes=interaction_classes)
         if not quiet: print(format_summary(s))
     return run_cli(work, compute_esvs_cli)

@@ -170,12 +170,13 @@ def clip_indices(n_video_frames:int, # frames in the video
 # %% ../nbs/11_transformers.ipynb #021a2f94
 class ClipDataset(Dataset):
     "Videos of a gulp directory as (players (G, D), meta) for a video transformer, `num_frames` frames a clip."
-    def __init__(self, gulp_dir, # a gulp directory (from `gulp_ssv2`)
+    def __init__(self, gulp_dir, # a gulp directory (from `gulp_ssv2`), or a dataset of whole videos `(frames, meta)` like its `GulpVideoDataset`
                  model:VideoTransformerPlayers, # says the clip length and preprocessing
                  mode:str='test', # "test": segment centres; "train": random frames, drawn anew per epoch
                  seed:int=0, # seeds "train" sampling
                 ):
-        self.videos, self.model, self.mode, self.seed, self.epoch = GulpVideoDataset(gulp_dir, None, 'all'), model, mode, seed, 0
+        self.videos = gulp_dir if isinstance(gulp_dir, Dataset) else GulpVideoDataset(gulp_dir, None, 'all')
+        self.model, self.mode, self.seed, self.epoch = model, mode, seed, 0
         self.labels = self.videos.labels
 
     def __len__(self): return len(self.videos)

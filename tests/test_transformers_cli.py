@@ -9,6 +9,7 @@ import torch
 
 pytest.importorskip('transformers')
 from play_fair.batch import compute_esvs_cli
+from play_fair.clip_batch import VideoFolder
 from play_fair.cli import run_command
 from play_fair.data import CLASSES, generate_something_synthetic, gulp_ssv2
 from play_fair.features import write_features
@@ -115,3 +116,93 @@ def test_a_broken_temporal_transformer_config_is_one_sentence(work):
     write_features(work/'features.h5', 'validation', [np.zeros((4, 8), np.float32)], [0])
     err = one_error(*cli(broken, work/'priors.csv', work/'x.h5', '--features', work/'features.h5'))
     assert 'needs a positive whole number "n_heads"' in err
+
+
+def run_once(work, name, *inputs):
+    "The results file of a run on these inputs, computed the first time a test asks for it."
+    if not (work/name).exists():
+        status, err = cli(work/'videomae', work/'priors.csv', work/name, *inputs, '--device', 'cpu', '--quiet')
+        assert status == 0, err
+    return work/name
+
+
+def folder_run(work):
+    "The run on the folder of videos the gulp was made from, with its split file."
+    return run_once(work, 'folder.h5', '--videos-dir', work/'data'/'videos', '--split-json', work/'data'/'validation.json')
+
+
+def test_a_folder_of_videos_gives_the_gulps_clips_and_esvs(work):
+    """The folder the gulp was made from, read with its split file: the same videos, labels, lengths and group frames, and ESVs
+    that differ from the gulp's only by the JPEG compression of gulped frames; exactly the engine's on the decoded clips."""
+    gulped, folder = read_esvs(run_once(work, 'esvs.h5', '--gulp-dir', work/'gulp')), read_esvs(folder_run(work))
+    order = [list(folder['uids']).index(u) for u in gulped['uids']]
+    for k in ('labels', 'video_lengths', 'frame_idx'): assert np.array_equal(folder[k][order], gulped[k]), k
+    with h5py.File(work/'esvs.h5') as g, h5py.File(work/'folder.h5') as f:
+        assert np.array_equal(f['group_frame_idx'][:][order], g['group_frame_idx'][:])
+    model = load_model(work/'videomae', device='cpu')
+    clips = ClipDataset(VideoFolder(work/'data'/'videos', work/'data'/'validation.json'), model)
+    x = torch.stack([clips[clips.videos.index(u)][0] for u in folder['uids']])
+    expected = exact_model_esvs(model, x, load_priors(work/'priors.csv', CLASSES), device='cpu')
+    np.testing.assert_allclose(folder['esvs'], expected.values.numpy(), rtol=0, atol=1e-5)
+    scale = np.abs(gulped['esvs']).max()
+    assert np.abs(folder['esvs'][order] - gulped['esvs']).max() < 0.1 * scale, "JPEG changes the ESVs a little, not wholesale"
+
+
+def test_a_folder_without_a_split_file_is_every_video_unlabelled(work):
+    status, err = cli(work/'videomae', work/'priors.csv', work/'all.h5', '--videos-dir', work/'data'/'videos', '--fps', 8,
+                      '--device', 'cpu', '--quiet')
+    assert status == 0, err
+    res = read_esvs(work/'all.h5')
+    assert sorted(res['uids']) == sorted(p.stem for p in (work/'data'/'videos').glob('*.webm'))
+    assert (res['labels'] == -1).all()
+
+
+def test_missing_and_undecodable_videos_are_skipped_with_their_reasons(work):
+    root = work/'broken'
+    shutil.copytree(work/'data', root)
+    entries = json.loads((root/'validation.json').read_text())
+    (root/'videos'/f"{entries[0]['id']}.webm").write_bytes(b'not a video')
+    (root/'validation.json').write_text(json.dumps(entries + [{'id': 'lost', 'template': entries[1]['template']}]))
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()) as out:
+        status = run_command(compute_esvs_cli, [str(a) for a in (work/'videomae', work/'priors.csv', work/'broken.h5',
+                             '--videos-dir', root/'videos', '--split-json', root/'validation.json', '--device', 'cpu')])
+    assert status == 0
+    assert '4 videos done, 2 skipped' in out.getvalue() and '1 no video file lost.*' in out.getvalue(), out.getvalue()
+    with h5py.File(work/'broken.h5') as f:
+        skipped = dict(zip(f['skipped_uids'].asstr()[:], f['skipped_reasons'].asstr()[:]))
+    assert set(skipped) == {str(entries[0]['id']), 'lost'} and 'cannot be decoded' in skipped[str(entries[0]['id'])]
+    whole, part = read_esvs(folder_run(work)), read_esvs(work/'broken.h5')
+    rows = [list(whole['uids']).index(u) for u in part['uids']]
+    np.testing.assert_allclose(part['esvs'], whole['esvs'][rows], rtol=0, atol=1e-6)
+
+
+def test_a_resumed_run_with_other_videos_is_refused(work):
+    args = [work/'videomae', work/'priors.csv', work/'moved.h5', '--videos-dir', work/'data'/'videos', '--split-json',
+            work/'data'/'validation.json', '--chunk-size', 2, '--device', 'cpu', '--quiet']
+    assert cli(*args, '--stop-after', 1)[0] == 0
+    assert 'fps (8.0, now 4.0)' in one_error(*cli(*args, '--fps', 4))
+    moved = work/'moved-videos'
+    shutil.copytree(work/'data'/'videos', moved)
+    (moved/'extra.webm').write_bytes(next(moved.iterdir()).read_bytes())
+    args[4] = moved  # the split's files are the same: a video of another split beside them changes nothing
+    assert cli(*args, '--stop-after', 1)[0] == 0
+    first, other = (moved/f"{e['id']}.webm" for e in json.loads((work/'data'/'validation.json').read_text())[:2])
+    first.write_bytes(other.read_bytes() + b'\0')  # one of the split's videos replaced
+    assert '--videos-dir (file contents differ)' in one_error(*cli(*args))
+
+
+def test_video_inputs_in_the_wrong_combination_are_one_sentence(work):
+    base = [work/'videomae', work/'priors.csv', work/'x.h5']
+    err = one_error(*cli(*base, '--gulp-dir', work/'gulp', '--videos-dir', work/'data'/'videos'))
+    assert '--gulp-dir' in err and '--videos-dir' in err and 'not both' in err
+    err = one_error(*cli(*base, '--gulp-dir', work/'gulp', '--split-json', work/'data'/'validation.json'))
+    assert '--split-json' in err and 'with --videos-dir' in err
+    err = one_error(*cli(*base, '--gulp-dir', work/'gulp', '--fps', 4))
+    assert '--fps' in err and 'with --videos-dir' in err
+    err = one_error(*cli(*base, '--videos-dir', work/'nowhere'))
+    assert 'does not exist' in err and '--videos-dir' in err
+    err = one_error(*cli(*base, '--videos-dir', work/'data'/'videos', '--split-json', work/'nowhere.json'))
+    assert 'does not exist' in err and '--split-json' in err
+    save_model(TemporalTransformer(8, len(CLASSES), d_model=8, n_heads=2, dim_feedforward=8), work/'tt-videos', class_names=CLASSES)
+    err = one_error(*cli(work/'tt-videos', work/'priors.csv', work/'x.h5', '--videos-dir', work/'data'/'videos'))
+    assert 'per-frame features' in err and '--videos-dir is for Hugging Face' in err
