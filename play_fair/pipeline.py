@@ -187,7 +187,7 @@ DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='
 DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[128, 1024, 4096], n_seeds=2,
                   timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096, baselines=True) # 06_approximation
 DEMO_VIDEO = dict(epochs=10, max_steps=None, layers=3, hidden_size=96, batch_size=16, lr=1e-3, n_explain=4) # 11_transformers, --full only
-DEMO_GROUND_TRUTH = dict(n_train=700, n_val=210, size=32, n_videos=140, backbone_epochs=6) # 08a_ground_truth_benchmark
+DEMO_GROUND_TRUTH = dict(n_train=700, n_val=210, size=32, n_videos=140) # 08a_ground_truth_benchmark, on the flash-colour backbone
 
 
 # %% ../nbs/10_pipeline.ipynb #1e06ec50
@@ -234,7 +234,7 @@ def demo_steps(root:Path, # the project's root folder (holding nbs/, data/, chec
                                         export_dir=str(runs/'explorer'))),
         *video,
         Step('08_evaluation.ipynb', dict(common, features_path=str(feats), priors_path=str(priors), n_videos=150)),
-        Step('08a_ground_truth_benchmark.ipynb', dict(gt_root=str(data/'ground-truth'), checkpoint_dir=str(ckpt), **DEMO_GROUND_TRUTH)),
+        Step('08a_ground_truth_benchmark.ipynb', dict(gt_root=str(data/'ground-truth'), **DEMO_GROUND_TRUTH)),
         Step('12_interactions.ipynb', dict(data_root=str(ds), features_path=str(feats), checkpoint_dir=str(ckpt),
                                            priors_path=str(priors), n_videos=None)),
     ]
