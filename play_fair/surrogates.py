@@ -83,25 +83,26 @@ def subset_moments(tables:torch.Tensor, # (S, m, T, H): tables[s, j, i] = W_j x_
                   ) -> tuple: # (all (S, d+1, H), containing (S, d+1, T, H))
     "Power sums of TRN heads' hidden pre-activations h(S') over every s-subset S' of the frames, and over those containing each frame."
     n_heads, width, T, H = tables.shape
-    d, idx = degree, torch.arange(n_heads)
     span = torch.tensor(sizes)
-    flipped = torch.zeros_like(tables)                   # flipped[:, t-1] = table of position s-t (the t-th from the end)
-    for h, s in enumerate(sizes): flipped[h, :s] = tables[h, :s].flip(0)
-    prefix = tables.new_zeros(T + 1, n_heads, width + 1, d + 1, H); prefix[0, :, 0, 0] = 1   # [a, ., j]: j of the first a frames
-    suffix = tables.new_zeros(T + 2, n_heads, width + 1, d + 1, H); suffix[T, :, 0, 0] = 1   # [a, ., t]: last t positions, frames ≥ a
-    for a in range(T):
-        prefix[a + 1] = prefix[a]
-        prefix[a + 1, :, 1:] += shift_moments(prefix[a, :, :width], tables[:, :, a])
-        b = T - 1 - a
-        suffix[b] = suffix[b + 1]
-        suffix[b, :, 1:] += shift_moments(suffix[b + 1, :, :width], flipped[:, :, b])
-    total = shift_moments(prefix[T, idx, span], bias)
-    j = torch.arange(width)
-    later = (span[:, None] - 1 - j).clamp(min=0)         # frame at position j (0-based) has s-1-j frames after it
-    after = suffix[1:T + 1][:, idx[:, None], later] * (j < span[:, None])[None, :, :, None, None]
-    pairs = convolve_moments(prefix[:T, :, :width], after)                  # (T, S, m, d+1, H)
-    containing = shift_moments(pairs, tables.permute(2, 0, 1, 3) + bias[None, :, None]).sum(2)
-    return total, containing.permute(1, 2, 0, 3)
+    live = [(span > j).nonzero()[:, 0] for j in range(width)]       # heads with a position j
+    where = [{h: r for r, h in enumerate(rows.tolist())} for rows in live]
+    empty = tables.new_zeros(T + 1, n_heads, degree + 1, H); empty[:, :, 0] = 1   # only the empty selection: Σ h^0 = 1
+    prefix, total, added = empty.clone(), tables.new_zeros(n_heads, degree + 1, H), []
+    for j, rows in enumerate(live):       # position by position, every frame at once: sums over frames are running sums
+        added.append(shift_moments(prefix[:T, rows], tables[rows, j].transpose(0, 1)))   # [a]: j positions before a, a at j
+        prefix[0, rows], prefix[1:, rows] = 0, added[-1].cumsum(0)  # [a]: j + 1 positions from the first a frames
+        done = (span == j + 1).nonzero()[:, 0]
+        total[done] = prefix[T, done]
+    suffix, containing = empty, tables.new_zeros(T, n_heads, degree + 1, H)
+    for t, rows in enumerate(live):       # suffix[a]: the last t positions from frames ≥ a; frame a − 1 at position s−1−t
+        heads = rows.tolist()
+        before = torch.stack([added[sizes[h] - 1 - t][:, where[sizes[h] - 1 - t][h]] for h in heads], 1)
+        containing[:, rows] += convolve_moments(before, suffix[1:, rows])
+        if t + 1 == width: break
+        back = torch.stack([tables[h, sizes[h] - 1 - t] for h in heads], 1)       # (T, L, H) the position s−1−t
+        suffix = suffix.clone()
+        suffix[T, rows], suffix[:T, rows] = 0, shift_moments(suffix[1:, rows], back).flip(0).cumsum(0).flip(0)
+    return shift_moments(total, bias), shift_moments(containing, bias).permute(1, 2, 0, 3)
 
 # %% ../nbs/06a_surrogates.ipynb #f376c87b
 def subset_range(tables:torch.Tensor, # (S, m, T, H): tables[s, j, i] = W_j x_i of head s, zero beyond its positions
