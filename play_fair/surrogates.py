@@ -59,8 +59,7 @@ def shift_moments(sums:torch.Tensor, # (..., d+1, H) Σ h^q over a set of partia
                   x:torch.Tensor, # (..., H) amount added to every h
                  ) -> torch.Tensor: # (..., d+1, H) Σ (h + x)^p
     "Power sums after adding x to every element: Σ (h+x)^p = Σ_q C(p,q) x^(p-q) Σ h^q."
-    d = sums.shape[-2] - 1
-    powers = [None, x]
+    d, powers = sums.shape[-2] - 1, [None, x]
     for e in range(2, d + 1): powers.append(powers[-1] * x)
     out = sums.clone()
     for p in range(1, d + 1):
@@ -76,32 +75,36 @@ def convolve_moments(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
     return out
 
 # %% ../nbs/06a_surrogates.ipynb #40a8b2a7
+def _running_sum(x:torch.Tensor, reverse:bool=False) -> torch.Tensor:
+    "Cumulative sums along the first dimension, in place (from the end when reverse), in the order `cumsum` adds them."
+    for a in (range(len(x) - 2, -1, -1) if reverse else range(1, len(x))): x[a] += x[a + 1 if reverse else a - 1]
+    return x
+
 def subset_moments(tables:torch.Tensor, # (S, m, T, H): tables[s, j, i] = W_j x_i of head s, zero beyond its positions
                    sizes:list, # [s_1, ...]: how many frames each head takes
                    bias:torch.Tensor, # (S, H) added once to every pre-activation
                    degree:int, # highest power d
                   ) -> tuple: # (all (S, d+1, H), containing (S, d+1, T, H))
     "Power sums of TRN heads' hidden pre-activations h(S') over every s-subset S' of the frames, and over those containing each frame."
-    n_heads, width, T, H = tables.shape
-    span = torch.tensor(sizes)
-    live = [(span > j).nonzero()[:, 0] for j in range(width)]       # heads with a position j
-    where = [{h: r for r, h in enumerate(rows.tolist())} for rows in live]
+    (n_heads, width, T, H), span = tables.shape, torch.tensor(sizes)
+    heads = [(span > j).nonzero()[:, 0].tolist() for j in range(width)]   # heads with a position j
+    where = [{h: r for r, h in enumerate(rows)} for rows in heads]
+    live = [slice(r[0], r[-1] + 1) if r[-1] - r[0] + 1 == len(r) else torch.tensor(r) for r in heads]   # a slice if they can
     empty = tables.new_zeros(T + 1, n_heads, degree + 1, H); empty[:, :, 0] = 1   # only the empty selection: Σ h^0 = 1
-    prefix, total, added = empty.clone(), tables.new_zeros(n_heads, degree + 1, H), []
+    prefix, suffix, total, added = empty, empty.clone(), tables.new_zeros(n_heads, degree + 1, H), []
     for j, rows in enumerate(live):       # position by position, every frame at once: sums over frames are running sums
         added.append(shift_moments(prefix[:T, rows], tables[rows, j].transpose(0, 1)))   # [a]: j positions before a, a at j
-        prefix[0, rows], prefix[1:, rows] = 0, added[-1].cumsum(0)  # [a]: j + 1 positions from the first a frames
+        prefix[0, rows], prefix[1:, rows] = 0, _running_sum(added[-1].clone())  # [a]: j + 1 positions, first a frames
         done = (span == j + 1).nonzero()[:, 0]
         total[done] = prefix[T, done]
-    suffix, containing = empty, tables.new_zeros(T, n_heads, degree + 1, H)
+    containing = tables.new_zeros(T, n_heads, degree + 1, H)
     for t, rows in enumerate(live):       # suffix[a]: the last t positions from frames ≥ a; frame a − 1 at position s−1−t
-        heads = rows.tolist()
-        before = torch.stack([added[sizes[h] - 1 - t][:, where[sizes[h] - 1 - t][h]] for h in heads], 1)
+        before = torch.stack([added[sizes[h] - 1 - t][:, where[sizes[h] - 1 - t][h]] for h in heads[t]], 1)
         containing[:, rows] += convolve_moments(before, suffix[1:, rows])
         if t + 1 == width: break
-        back = torch.stack([tables[h, sizes[h] - 1 - t] for h in heads], 1)       # (T, L, H) the position s−1−t
-        suffix = suffix.clone()
-        suffix[T, rows], suffix[:T, rows] = 0, shift_moments(suffix[1:, rows], back).flip(0).cumsum(0).flip(0)
+        back = torch.stack([tables[h, sizes[h] - 1 - t] for h in heads[t + 1]], 1)    # (T, L, H) the position s−1−t
+        rows = live[t + 1]
+        suffix[T, rows], suffix[:T, rows] = 0, _running_sum(shift_moments(suffix[1:, rows], back), reverse=True)
     return shift_moments(total, bias), shift_moments(containing, bias).permute(1, 2, 0, 3)
 
 # %% ../nbs/06a_surrogates.ipynb #f376c87b
@@ -232,13 +235,12 @@ class SurrogateLogits:
                 ):
         self.game, self.surrogates, T, m = game, surrogates, game.n_frames, game.m
         self.binom = torch.tensor([[comb(a, b) for b in range(m + 1)] for a in range(T + 1)], dtype=torch.float64)
-        sizes = surrogates.sizes if surrogates else []
+        self.sizes = sizes = surrogates.sizes if surrogates else []
         blocks = [surrogates.linear_blocks(h) for h in range(len(sizes))]
         self.pairs = torch.tensor([(s, j) for s in sizes for j in range(s)]).view(-1, 2)     # (scale, position)
         self.weights = torch.stack([scale_weights(T, m, s) for s in sizes], 1) if sizes else None   # (T+1, S)
         self.B = torch.cat([B for B, _ in blocks]).float() if sizes else None                    # (J, T, C)
         self.constants = torch.stack([c for _, c in blocks]) if sizes else None                  # (S, C)
-        self.sizes = sizes
         self.polynomial = {s: torch.tensor([s <= k and comb(k, s) <= max_subsets for k in range(T + 1)])
                            for s in sizes}                          # coalition sizes where scale s uses the polynomial
 
