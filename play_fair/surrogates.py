@@ -456,17 +456,17 @@ class SurrogateLattice:
         self.coalitions, self.approx = all_coalitions(T), approx
         sizes = self.coalitions.sum(1)
         self.scale = {s: scale_weights(T, game.m, s)[sizes][:, None] for s in range(1, min(T, game.m) + 1)}
-        logits, self.curvature = 0., {}        # curvature: Σ over sub-coalitions of (polynomial − linear) where the linear stands in
+        logits, self.curvature = torch.zeros(len(self.coalitions), len(priors), dtype=torch.float64), {}
         for s, (elements, f) in game.pool.items():       # a scale's head on all its s-subsets, summed over each coalition's
-            logits = logits + self.scale[s] * subset_sums(self.table(elements.cpu(), f.cpu()))
+            logits.addcmul_(self.scale[s], subset_sums(self.table(elements.cpu(), f.cpu()), inplace=True))
         for h, s in enumerate(approx):
             elements = subset_elements(T, s)
             B, constant = (t.cpu() for t in surrogates.linear_blocks(h))
-            curvature = subset_sums(self.table(elements, surrogates.curvature(h, elements[:, None]).cpu()))
+            curvature = subset_sums(self.table(elements, surrogates.curvature(h, elements[:, None]).cpu()), inplace=True)
             polynomial = surrogate.polynomial[s][sizes][:, None]
-            linear = subset_sums(self.table(elements, constant + B[torch.arange(s), elements].sum(1)))
-            logits = logits + self.scale[s] * (linear + polynomial * curvature)
-            self.curvature[s] = curvature * ~polynomial
+            linear = subset_sums(self.table(elements, constant + B[torch.arange(s), elements].sum(1)), inplace=True)
+            logits.addcmul_(self.scale[s], linear.addcmul_(polynomial, curvature))       # in place: tables of 2^T rows
+            self.curvature[s] = curvature.mul_(~polynomial)    # Σ over sub-coalitions of (polynomial − linear) where the linear stands in
         self.probs = torch.cat([priors.double()[None], logits[1:].softmax(-1)])
         self.weights = shapley_weights(self.coalitions)
         self.base = self.weights.T @ self.probs                               # the surrogate's exact ESVs
@@ -487,8 +487,8 @@ def correction(self:SurrogateLattice, shares:dict # {s: (sampled s-subsets' fram
     "Σ_S weights(S) J(S) ΔF̂(S), with ΔF̂(S) from the sub-coalition sums of each scale's sampled residuals."
     delta = torch.zeros_like(self.probs)
     for s in self.approx:
-        sampled = subset_sums(self.table(*shares[s])) if s in shares else 0.
-        delta += self.scale[s] * (sampled + self.curvature[s])
+        if s not in shares: delta.addcmul_(self.scale[s], self.curvature[s]); continue
+        delta.addcmul_(self.scale[s], subset_sums(self.table(*shares[s]), inplace=True).add_(self.curvature[s]))
     return self.weights.T @ softmax_jacobian_apply(self.probs, delta)
 
 # %% ../nbs/06a_surrogates.ipynb #4a3b9aa7
