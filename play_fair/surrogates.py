@@ -261,10 +261,10 @@ def __call__(self:SurrogateLogits, coalitions:torch.Tensor # (n, T) bool, none e
     rank = (coalitions.to(device).cumsum(1) - 1).clamp(min=0)
     column = {s: i for i, s in enumerate(self.sizes)}
     w = weights[k][:, [column[int(s)] for s in self.pairs[:, 0]]].float()   # (n, J)
-    ways = small[rank.T][..., positions]                                     # (T, n, J) C(r, j): frames before
-    ways *= small[(k - 1 - rank.T).clamp(min=0)][..., scales - 1 - positions]   # C(k-1-r, s-1-j): frames after
-    ways *= coalitions.T.to(device)[..., None] * w
-    F += (ways.permute(1, 2, 0).reshape(len(z), -1) @ self.B.to(device).reshape(-1, self.B.shape[-1])).double()
+    ways = small[rank[:, None], positions[:, None]]                          # (n, J, T) C(r, j): frames before
+    ways *= small[(k[:, None] - 1 - rank).clamp(min=0)[:, None], (scales - 1 - positions)[:, None]]   # C(k-1-r, s-1-j): after
+    ways *= coalitions.to(device)[:, None] * w[..., None]
+    F += (ways.view(len(z), -1) @ self.B.to(device).view(-1, self.B.shape[-1])).double()
     for h, s in enumerate(self.sizes):                       # small coalitions: the polynomial, over all s-subsets
         rows, elements, weights = [], [], []
         for size in self.polynomial[s].nonzero()[:, 0].tolist():
