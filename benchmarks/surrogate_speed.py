@@ -13,6 +13,7 @@ from statistics import median
 
 ONE = '''
 import json, sys, time, torch
+import play_fair
 from play_fair.models import TRN, MultiscaleTRN
 from play_fair.approximate import approximate_esvs
 T, threads, budget, seed = (int(a) for a in sys.argv[1:5])
@@ -22,16 +23,18 @@ model = MultiscaleTRN([TRN(s, 256, 256, 174).eval() for s in range(1, 9)]).eval(
 x, priors = torch.randn(T, 256), torch.full((174,), 1 / 174)
 start = time.perf_counter()
 approximate_esvs(model, x, priors, budget=budget, seed=seed)
-print(json.dumps(time.perf_counter() - start))
+print(json.dumps([time.perf_counter() - start, play_fair.__file__]))
 '''
 
 
 def seconds(tree:str, T:int, threads:int, budget:int, seed:int) -> float:
     "One timed run of `approximate_esvs` in a fresh process importing play_fair from `tree`."
     env = {**os.environ, 'PYTHONPATH': str(tree), 'OMP_NUM_THREADS': str(threads)}
-    out = subprocess.run([sys.executable, '-c', ONE, str(T), str(threads), str(budget), str(seed)], env=env,
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = subprocess.run([sys.executable, '-c', ONE, str(T), str(threads), str(budget), str(seed)], env=env, cwd=tree,
+                         capture_output=True, text=True, check=True)        # cwd: `-c` puts it first on sys.path
+    took, where = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(where).resolve().is_relative_to(Path(tree).resolve()), f'{tree} imported play_fair from {where}'
+    return took
 
 
 def main(argv=None):
