@@ -203,7 +203,9 @@ def logits(self:HeadSurrogates, h:int, elements:torch.Tensor # (n, s) frames, in
     "A surrogate head on given subsets."
     s = self.sizes[h]
     y = (self.tables[h, torch.arange(s), elements.to(self.tables.device)].sum(1) + self.bias[h]) / self.radius[h]
-    return sum(c * y**p for p, c in enumerate(self.coefs[h])) @ self.w2[h] + self.b2[h]
+    value = self.coefs[h, -1].expand_as(y).clone()
+    for c in self.coefs[h].flip(0)[1:]: value.mul_(y).add_(c)              # Horner's scheme
+    return value @ self.w2[h] + self.b2[h]
 
 # %% ../nbs/06a_surrogates.ipynb #f423aeff
 @patch
@@ -212,8 +214,7 @@ def curvature(self:HeadSurrogates, h:int, elements:torch.Tensor # (n, r, s) fram
     "What the polynomial surrogate adds to the linear one, summed over given subsets."
     s = self.sizes[h]
     y = (self.tables[h, torch.arange(s), elements.to(self.tables.device)].sum(-2) + self.bias[h]) / self.radius[h]
-    coefs = self.coefs[h].clone()
-    coefs[:2] -= self.linear[h]
+    coefs = torch.cat([self.coefs[h, :2] - self.linear[h], self.coefs[h, 2:]])
     value = coefs[-1].expand_as(y).clone()
     for c in coefs.flip(0)[1:]: value.mul_(y).add_(c)                       # Horner's scheme
     return value.sum(1) @ self.w2[h]
@@ -520,8 +521,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
                                 shrink:bool=False, # shrink noisy head corrections towards zero (less variance, some bias)
                                ):
     "ESVs of a multiscale TRN from analytic surrogate heads, corrected by sampled head evaluations; yields (φ, stderr, F̂(all))."
-    T, m, C = game.n_frames, min(game.n_frames, game.m), game.n_classes
-    priors, device = game.priors.cpu(), game.features.device
+    T, m, C, priors, device = game.n_frames, min(game.n_frames, game.m), game.n_classes, game.priors.cpu(), game.features.device
     n_free = n_free or (2**T if T <= 16 else min(max(2**18 // T, 4096), 16384))
     approx = [s for s in range(1, m + 1) if s not in game.pool]
     left = budget - game.n_evaluations
