@@ -792,6 +792,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'play_fair.surrogates.SurrogateLogits.__init__': ( 'surrogates.html#surrogatelogits.__init__',
                                                                                          'play_fair/surrogates.py'),
                                       'play_fair.surrogates._gauss_hermite': ('surrogates.html#_gauss_hermite', 'play_fair/surrogates.py'),
+                                      'play_fair.surrogates._running_sum': ('surrogates.html#_running_sum', 'play_fair/surrogates.py'),
                                       'play_fair.surrogates.convolve_moments': ( 'surrogates.html#convolve_moments',
                                                                                  'play_fair/surrogates.py'),
                                       'play_fair.surrogates.fit_additive': ('surrogates.html#fit_additive', 'play_fair/surrogates.py'),

@@ -513,10 +513,11 @@ def shapley_weights(coalitions:torch.Tensor # (n, T) bool
     return torch.where(coalitions, inside[k][:, None], outside[k][:, None])
 
 # %% ../nbs/06b_sampling.ipynb #0b844cb4
-def subset_sums(values:torch.Tensor # (2^T, ...) a value per coalition, in bitmask order
+def subset_sums(values:torch.Tensor, # (2^T, ...) a value per coalition, in bitmask order
+                inplace:bool=False, # overwrite `values` (a table nothing else needs) instead of copying it
                ) -> torch.Tensor: # (2^T, ...) Σ over each coalition's sub-coalitions (itself and ∅ included)
     "Sums over sub-coalitions for every coalition at once: the zeta transform, one pass per frame."
-    out = values.clone()
+    out = values if inplace else values.clone()
     T = len(values).bit_length() - 1
     for i in range(T):
         view = out.view(2**(T - 1 - i), 2, 2**i, -1)

@@ -59,8 +59,7 @@ def shift_moments(sums:torch.Tensor, # (..., d+1, H) Σ h^q over a set of partia
                   x:torch.Tensor, # (..., H) amount added to every h
                  ) -> torch.Tensor: # (..., d+1, H) Σ (h + x)^p
     "Power sums after adding x to every element: Σ (h+x)^p = Σ_q C(p,q) x^(p-q) Σ h^q."
-    d = sums.shape[-2] - 1
-    powers = [None, x]
+    d, powers = sums.shape[-2] - 1, [None, x]
     for e in range(2, d + 1): powers.append(powers[-1] * x)
     out = sums.clone()
     for p in range(1, d + 1):
@@ -76,32 +75,37 @@ def convolve_moments(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
     return out
 
 # %% ../nbs/06a_surrogates.ipynb #40a8b2a7
+def _running_sum(x:torch.Tensor, reverse:bool=False) -> torch.Tensor:
+    "Cumulative sums along the first dimension, in place (from the end when reverse), in the order `cumsum` adds them."
+    for a in (range(len(x) - 2, -1, -1) if reverse else range(1, len(x))): x[a] += x[a + 1 if reverse else a - 1]
+    return x
+
 def subset_moments(tables:torch.Tensor, # (S, m, T, H): tables[s, j, i] = W_j x_i of head s, zero beyond its positions
                    sizes:list, # [s_1, ...]: how many frames each head takes
                    bias:torch.Tensor, # (S, H) added once to every pre-activation
                    degree:int, # highest power d
                   ) -> tuple: # (all (S, d+1, H), containing (S, d+1, T, H))
     "Power sums of TRN heads' hidden pre-activations h(S') over every s-subset S' of the frames, and over those containing each frame."
-    n_heads, width, T, H = tables.shape
-    d, idx = degree, torch.arange(n_heads)
-    span = torch.tensor(sizes)
-    flipped = torch.zeros_like(tables)                   # flipped[:, t-1] = table of position s-t (the t-th from the end)
-    for h, s in enumerate(sizes): flipped[h, :s] = tables[h, :s].flip(0)
-    prefix = tables.new_zeros(T + 1, n_heads, width + 1, d + 1, H); prefix[0, :, 0, 0] = 1   # [a, ., j]: j of the first a frames
-    suffix = tables.new_zeros(T + 2, n_heads, width + 1, d + 1, H); suffix[T, :, 0, 0] = 1   # [a, ., t]: last t positions, frames ≥ a
-    for a in range(T):
-        prefix[a + 1] = prefix[a]
-        prefix[a + 1, :, 1:] += shift_moments(prefix[a, :, :width], tables[:, :, a])
-        b = T - 1 - a
-        suffix[b] = suffix[b + 1]
-        suffix[b, :, 1:] += shift_moments(suffix[b + 1, :, :width], flipped[:, :, b])
-    total = shift_moments(prefix[T, idx, span], bias)
-    j = torch.arange(width)
-    later = (span[:, None] - 1 - j).clamp(min=0)         # frame at position j (0-based) has s-1-j frames after it
-    after = suffix[1:T + 1][:, idx[:, None], later] * (j < span[:, None])[None, :, :, None, None]
-    pairs = convolve_moments(prefix[:T, :, :width], after)                  # (T, S, m, d+1, H)
-    containing = shift_moments(pairs, tables.permute(2, 0, 1, 3) + bias[None, :, None]).sum(2)
-    return total, containing.permute(1, 2, 0, 3)
+    (n_heads, width, T, H), span = tables.shape, torch.tensor(sizes)
+    heads = [(span > j).nonzero()[:, 0].tolist() for j in range(width)]   # heads with a position j
+    where = [{h: r for r, h in enumerate(rows)} for rows in heads]
+    live = [slice(r[0], r[-1] + 1) if r[-1] - r[0] + 1 == len(r) else torch.tensor(r) for r in heads]   # a slice if they can
+    empty = tables.new_zeros(T + 1, n_heads, degree + 1, H); empty[:, :, 0] = 1   # only the empty selection: Σ h^0 = 1
+    prefix, suffix, total, added = empty, empty.clone(), tables.new_zeros(n_heads, degree + 1, H), []
+    for j, rows in enumerate(live):       # position by position, every frame at once: sums over frames are running sums
+        added.append(shift_moments(prefix[:T, rows], tables[rows, j].transpose(0, 1)))   # [a]: j positions before a, a at j
+        prefix[0, rows], prefix[1:, rows] = 0, _running_sum(added[-1].clone())  # [a]: j + 1 positions, first a frames
+        done = (span == j + 1).nonzero()[:, 0]
+        total[done] = prefix[T, done]
+    containing = tables.new_zeros(T, n_heads, degree + 1, H)
+    for t, rows in enumerate(live):       # suffix[a]: the last t positions from frames ≥ a; frame a − 1 at position s−1−t
+        before = torch.stack([added[sizes[h] - 1 - t][:, where[sizes[h] - 1 - t][h]] for h in heads[t]], 1)
+        containing[:, rows] += convolve_moments(before, suffix[1:, rows])
+        if t + 1 == width: break
+        back = torch.stack([tables[h, sizes[h] - 1 - t] for h in heads[t + 1]], 1)    # (T, L, H) the position s−1−t
+        rows = live[t + 1]
+        suffix[T, rows], suffix[:T, rows] = 0, _running_sum(shift_moments(suffix[1:, rows], back), reverse=True)
+    return shift_moments(total, bias), shift_moments(containing, bias).permute(1, 2, 0, 3)
 
 # %% ../nbs/06a_surrogates.ipynb #f376c87b
 def subset_range(tables:torch.Tensor, # (S, m, T, H): tables[s, j, i] = W_j x_i of head s, zero beyond its positions
@@ -199,7 +203,9 @@ def logits(self:HeadSurrogates, h:int, elements:torch.Tensor # (n, s) frames, in
     "A surrogate head on given subsets."
     s = self.sizes[h]
     y = (self.tables[h, torch.arange(s), elements.to(self.tables.device)].sum(1) + self.bias[h]) / self.radius[h]
-    return sum(c * y**p for p, c in enumerate(self.coefs[h])) @ self.w2[h] + self.b2[h]
+    value = self.coefs[h, -1].expand_as(y).clone()
+    for c in self.coefs[h].flip(0)[1:]: value.mul_(y).add_(c)              # Horner's scheme
+    return value @ self.w2[h] + self.b2[h]
 
 # %% ../nbs/06a_surrogates.ipynb #f423aeff
 @patch
@@ -208,8 +214,7 @@ def curvature(self:HeadSurrogates, h:int, elements:torch.Tensor # (n, r, s) fram
     "What the polynomial surrogate adds to the linear one, summed over given subsets."
     s = self.sizes[h]
     y = (self.tables[h, torch.arange(s), elements.to(self.tables.device)].sum(-2) + self.bias[h]) / self.radius[h]
-    coefs = self.coefs[h].clone()
-    coefs[:2] -= self.linear[h]
+    coefs = torch.cat([self.coefs[h, :2] - self.linear[h], self.coefs[h, 2:]])
     value = coefs[-1].expand_as(y).clone()
     for c in coefs.flip(0)[1:]: value.mul_(y).add_(c)                       # Horner's scheme
     return value.sum(1) @ self.w2[h]
@@ -231,13 +236,12 @@ class SurrogateLogits:
                 ):
         self.game, self.surrogates, T, m = game, surrogates, game.n_frames, game.m
         self.binom = torch.tensor([[comb(a, b) for b in range(m + 1)] for a in range(T + 1)], dtype=torch.float64)
-        sizes = surrogates.sizes if surrogates else []
+        self.sizes = sizes = surrogates.sizes if surrogates else []
         blocks = [surrogates.linear_blocks(h) for h in range(len(sizes))]
         self.pairs = torch.tensor([(s, j) for s in sizes for j in range(s)]).view(-1, 2)     # (scale, position)
         self.weights = torch.stack([scale_weights(T, m, s) for s in sizes], 1) if sizes else None   # (T+1, S)
         self.B = torch.cat([B for B, _ in blocks]).float() if sizes else None                    # (J, T, C)
         self.constants = torch.stack([c for _, c in blocks]) if sizes else None                  # (S, C)
-        self.sizes = sizes
         self.polynomial = {s: torch.tensor([s <= k and comb(k, s) <= max_subsets for k in range(T + 1)])
                            for s in sizes}                          # coalition sizes where scale s uses the polynomial
 
@@ -258,10 +262,10 @@ def __call__(self:SurrogateLogits, coalitions:torch.Tensor # (n, T) bool, none e
     rank = (coalitions.to(device).cumsum(1) - 1).clamp(min=0)
     column = {s: i for i, s in enumerate(self.sizes)}
     w = weights[k][:, [column[int(s)] for s in self.pairs[:, 0]]].float()   # (n, J)
-    ways = small[rank.T][..., positions]                                     # (T, n, J) C(r, j): frames before
-    ways *= small[(k - 1 - rank.T).clamp(min=0)][..., scales - 1 - positions]   # C(k-1-r, s-1-j): frames after
-    ways *= coalitions.T.to(device)[..., None] * w
-    F += (ways.permute(1, 2, 0).reshape(len(z), -1) @ self.B.to(device).reshape(-1, self.B.shape[-1])).double()
+    ways = small[rank[:, None], positions[:, None]]                          # (n, J, T) C(r, j): frames before
+    ways *= small[(k[:, None] - 1 - rank).clamp(min=0)[:, None], (scales - 1 - positions)[:, None]]   # C(k-1-r, s-1-j): after
+    ways *= coalitions.to(device)[:, None] * w[..., None]
+    F += (ways.view(len(z), -1) @ self.B.to(device).view(-1, self.B.shape[-1])).double()
     for h, s in enumerate(self.sizes):                       # small coalitions: the polynomial, over all s-subsets
         rows, elements, weights = [], [], []
         for size in self.polynomial[s].nonzero()[:, 0].tolist():
@@ -453,17 +457,17 @@ class SurrogateLattice:
         self.coalitions, self.approx = all_coalitions(T), approx
         sizes = self.coalitions.sum(1)
         self.scale = {s: scale_weights(T, game.m, s)[sizes][:, None] for s in range(1, min(T, game.m) + 1)}
-        logits, self.curvature = 0., {}        # curvature: Σ over sub-coalitions of (polynomial − linear) where the linear stands in
+        logits, self.curvature = torch.zeros(len(self.coalitions), len(priors), dtype=torch.float64), {}
         for s, (elements, f) in game.pool.items():       # a scale's head on all its s-subsets, summed over each coalition's
-            logits = logits + self.scale[s] * subset_sums(self.table(elements.cpu(), f.cpu()))
+            logits.addcmul_(self.scale[s], subset_sums(self.table(elements.cpu(), f.cpu()), inplace=True))
         for h, s in enumerate(approx):
             elements = subset_elements(T, s)
             B, constant = (t.cpu() for t in surrogates.linear_blocks(h))
-            curvature = subset_sums(self.table(elements, surrogates.curvature(h, elements[:, None]).cpu()))
+            curvature = subset_sums(self.table(elements, surrogates.curvature(h, elements[:, None]).cpu()), inplace=True)
             polynomial = surrogate.polynomial[s][sizes][:, None]
-            linear = subset_sums(self.table(elements, constant + B[torch.arange(s), elements].sum(1)))
-            logits = logits + self.scale[s] * (linear + polynomial * curvature)
-            self.curvature[s] = curvature * ~polynomial
+            linear = subset_sums(self.table(elements, constant + B[torch.arange(s), elements].sum(1)), inplace=True)
+            logits.addcmul_(self.scale[s], linear.addcmul_(polynomial, curvature))       # in place: tables of 2^T rows
+            self.curvature[s] = curvature.mul_(~polynomial)    # Σ over sub-coalitions of (polynomial − linear) where the linear stands in
         self.probs = torch.cat([priors.double()[None], logits[1:].softmax(-1)])
         self.weights = shapley_weights(self.coalitions)
         self.base = self.weights.T @ self.probs                               # the surrogate's exact ESVs
@@ -484,8 +488,8 @@ def correction(self:SurrogateLattice, shares:dict # {s: (sampled s-subsets' fram
     "Σ_S weights(S) J(S) ΔF̂(S), with ΔF̂(S) from the sub-coalition sums of each scale's sampled residuals."
     delta = torch.zeros_like(self.probs)
     for s in self.approx:
-        sampled = subset_sums(self.table(*shares[s])) if s in shares else 0.
-        delta += self.scale[s] * (sampled + self.curvature[s])
+        if s not in shares: delta.addcmul_(self.scale[s], self.curvature[s]); continue
+        delta.addcmul_(self.scale[s], subset_sums(self.table(*shares[s]), inplace=True).add_(self.curvature[s]))
     return self.weights.T @ softmax_jacobian_apply(self.probs, delta)
 
 # %% ../nbs/06a_surrogates.ipynb #4a3b9aa7
@@ -517,8 +521,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
                                 shrink:bool=False, # shrink noisy head corrections towards zero (less variance, some bias)
                                ):
     "ESVs of a multiscale TRN from analytic surrogate heads, corrected by sampled head evaluations; yields (φ, stderr, F̂(all))."
-    T, m, C = game.n_frames, min(game.n_frames, game.m), game.n_classes
-    priors, device = game.priors.cpu(), game.features.device
+    T, m, C, priors, device = game.n_frames, min(game.n_frames, game.m), game.n_classes, game.priors.cpu(), game.features.device
     n_free = n_free or (2**T if T <= 16 else min(max(2**18 // T, 4096), 16384))
     approx = [s for s in range(1, m + 1) if s not in game.pool]
     left = budget - game.n_evaluations
