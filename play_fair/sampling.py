@@ -65,7 +65,7 @@ def subset_elements(n:int, # elements 0..n-1
                     k:int, # subset size
                    ) -> torch.Tensor: # (C(n, k), k) int64, each row increasing, in lexicographic order
     "Every k-subset of range(n), as rows of elements."
-    return torch.tensor(list(combinations(range(n), k)), dtype=torch.long).view(-1, k)
+    return torch.tensor(list(combinations(range(n), k)), dtype=torch.long).view(comb(n, k), k)  # k = 0: one empty row
 
 # %% ../nbs/06b_sampling.ipynb #7c342b6f
 def enumerate_size(n_frames:int, k:int) -> torch.Tensor:
