@@ -3,7 +3,7 @@
     python benchmarks/approx_accuracy.py             # the full table: 20 videos, T = 16, paper-size models (minutes)
     python benchmarks/approx_accuracy.py --quick     # a smoke run in seconds (tiny models, 2 videos, no targets)
     python benchmarks/approx_accuracy.py --features data/something-synthetic/features.h5 --checkpoints checkpoints
-    python benchmarks/approx_accuracy.py --issue --videos 20   # the issue's table: MTRN as TRN and as MLP heads, a GRU
+    python benchmarks/approx_accuracy.py --issue --videos 20   # the issue's table: MTRN as TRN and as MLP heads, GRU, transformer
 
 Error is the relative squared error ‖φ̂ − φ‖² / ‖φ‖² over all frames and classes of a video, against exact ESVs
 (`exact_esvs` for the TSN, `multiscale_esvs` for the MTRN); the table shows its median over videos and seeds.
@@ -47,17 +47,18 @@ def issue_table(a) -> None:
     videos = [torch.randn(a.frames, 64, generator=gen, dtype=torch.float64) for _ in range(a.videos)]
     priors = torch.softmax(0.5 * torch.randn(20, generator=gen, dtype=torch.float64), 0)
     methods = tuple(a.methods.split(','))
-    budgets = {'GRU': [int(b) for b in a.gru_budgets.split(',')], 'MTRN': [int(b) for b in a.mtrn_budgets.split(',')]}
     frames = []
     for name, model in models.items():
         if name.split(' ')[0] not in a.models.split(','): continue
-        frames.append(accuracy({name: model}, videos, priors, budgets[name.split(' ')[0]], methods=methods,
+        budgets = a.mtrn_budgets if name.startswith('MTRN') else a.blackbox_budgets
+        frames.append(accuracy({name: model}, videos, priors, [int(b) for b in budgets.split(',')], methods=methods,
                                seeds=range(a.seeds), baselines=tuple(b for b in a.baselines.split(',') if b),
                                workers=a.workers,
                                progress=lambda s: print('#', s, file=sys.stderr, flush=True)))
     df = pd.concat(frames)
     print(f'# {a.videos} videos of T={a.frames} frames, Gaussian features D=64; MTRN: 8 heads, H=128, C=20, logits x3; '
-          f'GRU: H=128, C=20, logits x5; torch threads {torch.get_num_threads()}')
+          f'GRU: H=128, C=20, logits x5; Transformer: 2 layers, width 64, 4 heads, C=20, logits x5; '
+          f'torch threads {torch.get_num_threads()}, {a.workers} workers')
     err, cov = summary(df), summary(df, 'coverage')
     print('\n| model | method | ' + ' | '.join(f'B={b}' for b in err.columns) + ' |')
     print('| --- | --- |' + ' --- |' * len(err.columns))
@@ -84,13 +85,14 @@ def main(argv=None):
     p.add_argument('--no-baselines', action='store_true', help='skip shapiq and shap')
     p.add_argument('--timing-frames', default='16,32,64,128,256', help='empty: no timing')
     p.add_argument('--models', default='TSN,MTRN', help='random models to study: TSN, MTRN, pooled-MLP')
-    p.add_argument('--issue', action='store_true', help="the issue's models: MTRN as TRN and as MLP heads, a GRU")
+    p.add_argument('--issue', action='store_true', help="the issue's models: MTRN as TRN and as MLP heads, a GRU, a transformer")
     p.add_argument('--methods', default='surrogate,constructive', help='--issue: methods to compare')
-    p.add_argument('--mtrn-budgets', default='904,4096,16384'); p.add_argument('--gru-budgets', default='256,1024,4096')
+    p.add_argument('--mtrn-budgets', default='256,904,1024,4096,16384')
+    p.add_argument('--blackbox-budgets', default='256,1024,4096,16384', help='--issue: budgets of the GRU and the transformer')
     p.add_argument('--baselines', default='', help="--issue: baselines beside the methods, e.g. shap-permutation")
     a = p.parse_args(argv)
     if a.issue:
-        if a.models == 'TSN,MTRN': a.models = 'MTRN,GRU'
+        if a.models == 'TSN,MTRN': a.models = 'MTRN,GRU,Transformer'
         return issue_table(a)
     if a.threads: torch.set_num_threads(a.threads)
     if a.quick: a.videos, a.frames, a.budgets, a.timing_frames = 2, 8, '64,256', '8,16,32'

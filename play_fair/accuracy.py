@@ -19,7 +19,7 @@ import torch
 
 from .approximate import METHODS, approximate_esvs
 from .esv import GRUHead, subset_masks, table_game
-from .models import TRN, FeatureTSN, MultiscaleTRN
+from .models import TRN, FeatureTSN, MultiscaleTRN, TemporalTransformer
 from .multiscale import exact_model_esvs, multiscale_heads, multiscale_lattice
 
 # %% ../nbs/06d_accuracy.ipynb #4e87f2ba
@@ -61,15 +61,16 @@ class ConcatMLP(torch.nn.Module):
 
 # %% ../nbs/06d_accuracy.ipynb #d8dfe081
 def issue_models(D:int=64, H:int=128, C:int=20, m:int=8, logit_scale:float=3., seed:int=0) -> dict:
-    "A multiscale TRN as TRN heads and as `ConcatMLP` heads with the same weights, and a GRU (logits times 5)."
+    "A multiscale TRN as TRN heads and as `ConcatMLP` heads with the same weights; a GRU and a temporal transformer (logits times 5)."
     torch.manual_seed(seed)
     heads = [TRN(s, D, H, C).eval() for s in range(1, m + 1)]
     gru = GRUHead(D, H, C).eval()
+    transformer = TemporalTransformer(D, C, d_model=64, n_heads=4, n_layers=2, dim_feedforward=H, dropout=0.).eval()
     with torch.no_grad():
         for layer in [h.model[3] for h in heads]: layer.weight.mul_(logit_scale); layer.bias.mul_(logit_scale)
-        gru.out.weight.mul_(5); gru.out.bias.mul_(5)
+        for layer in (gru.out, transformer.classifier): layer.weight.mul_(5); layer.bias.mul_(5)
     return {'MTRN (TRN heads)': MultiscaleTRN(heads), 'MTRN (MLP heads)': torch.nn.ModuleList(ConcatMLP(h) for h in heads).eval(),
-            'GRU': gru}
+            'GRU': gru, 'Transformer': transformer}
 
 # %% ../nbs/06d_accuracy.ipynb #82cd08e4
 def study_inputs(n_videos:int, n_frames:int, *, quick:bool=False, features_path=None, checkpoint_dir=None,

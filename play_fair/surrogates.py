@@ -4,8 +4,7 @@
 
 # %% auto #0
 __all__ = ['multiscale_coefficients', 'linearised_shapley', 'shift_moments', 'convolve_moments', 'subset_moments', 'subset_range',
-           'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'surrogate_shapley', 'stratum_signs', 'fit_additive',
-           'residual_plan', 'pair_estimates', 'residual_rounds', 'residual_estimate', 'SurrogateLattice',
+           'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'surrogate_shapley', 'SurrogateLattice',
            'sampling_variance', 'multiscale_surrogate_rounds', 'late_fusion_rounds']
 
 # %% ../nbs/06a_surrogates.ipynb #8dcddb3b
@@ -18,10 +17,10 @@ import torch
 from fastcore.basics import patch
 
 from .multiscale import trn_layers
+from .residuals import residual_rounds
 from .sampling import (
-    MultiscaleGame, ShapleyRegression, SizeJacobians, VideoGame, all_coalitions, draw_pairs, draw_uniform, enumerate_size,
-    evaluate_once, free_coalitions, kernel_plan, pack_rows, sample_subsets, scale_weight, scale_weights,
-    shapley_kernel_mass, shapley_weights, softmax_jacobian_apply, subset_elements, subset_sums, with_known)
+    MultiscaleGame, ShapleyRegression, SizeJacobians, VideoGame, all_coalitions, free_coalitions, sample_subsets,
+    scale_weight, scale_weights, shapley_weights, softmax_jacobian_apply, subset_elements, subset_sums)
 
 # %% ../nbs/06a_surrogates.ipynb #a784721c
 def multiscale_coefficients(n_frames:int, # players T
@@ -320,131 +319,6 @@ def surrogate_shapley(logits_fn, # (n, T) bool → (n, C) logits of a surrogate 
     phi_r, se_r = reg.solve()
     phi = (offset[T] - priors) / T + linearised_shapley(effects, m, T, jacobian) + phi_r
     return phi, se_r, p, jacobian
-
-# %% ../nbs/06a_surrogates.ipynb #452d3cce
-def stratum_signs(coalitions:torch.Tensor # (n, T) bool coalitions, none empty or full
-                 ) -> torch.Tensor: # (n, T) float64 a_i(S) = [i ∈ S]/|S| − [i ∉ S]/(T − |S|)
-    "How a coalition's value enters each frame's Shapley value, per unit of value and per unit of its stratum's mean."
-    z = coalitions.double()
-    k, T = z.sum(1, keepdim=True), coalitions.shape[1]
-    return z / k - (1 - z) / (T - k)
-
-# %% ../nbs/06a_surrogates.ipynb #fa0e33a8
-def fit_additive(coalitions:torch.Tensor, # (n, T) bool, none empty
-                 values:torch.Tensor, # (n, C) their residuals
-                ) -> tuple: # (β (T, C), c (T+1, C)): h(S) = β·z_S + c_|S|
-    "The additive game with a constant per size closest to the values, in the Shapley-kernel weighted least squares."
-    T = coalitions.shape[1]
-    k = coalitions.sum(1)
-    count = torch.bincount(k, minlength=T + 1).double()
-    mass = torch.tensor([0.] + [shapley_kernel_mass(T, j) for j in range(1, T)] + [0.], dtype=torch.float64)
-    w = (mass / count.clamp(min=1))[k] + 1e-12
-    X = torch.cat([coalitions.double(), torch.nn.functional.one_hot(k, T + 1).double()], 1)
-    A = (X * w[:, None]).T @ X
-    A += torch.eye(len(A), dtype=torch.float64) * 1e-9 * A.diagonal().mean()     # Σ_i z_i = |S|: a tiny ridge
-    coef = torch.linalg.solve(A, (X * w[:, None]).T @ values.double())
-    return coef[:T], coef[T:]
-
-# %% ../nbs/06a_surrogates.ipynb #88d0b2b9
-def residual_plan(n_frames:int, # players T
-                  budget:float, # evaluations for coalitions other than ∅ and all frames
-                  free:tuple=(), # sizes whose values are known (cost nothing)
-                 ) -> tuple: # (sizes enumerated, {j: pairs} or {}, {j: q_j} or {}, pairs drawn at random strata)
-    "Sizes to enumerate, then pairs per stratum j ≤ T/2: a fixed number each, or strata drawn at random."
-    T = n_frames
-    enumerated, _ = kernel_plan(T, budget, free=free)
-    rest = [j for j in range(1, T // 2 + 1) if j not in enumerated]
-    n_pairs = int(budget - sum(comb(T, k) for k in enumerated if k not in free)) // 2
-    weight = {j: shapley_kernel_mass(T, j)**.5 / (2 if 2 * j == T else 1) for j in rest}
-    total = sum(weight.values())
-    fixed = {j: int(n_pairs * w / total) for j, w in weight.items()}
-    if all(n >= 2 for n in fixed.values()): return enumerated, fixed, {}, 0
-    return enumerated, {}, {j: w / total for j, w in weight.items()}, max(n_pairs, 0)
-
-# %% ../nbs/06a_surrogates.ipynb #b934b749
-def pair_estimates(a:torch.Tensor, # (n, T) stratum signs of each pair's first coalition
-                   r:torch.Tensor, # (n, C) residual at the first coalition S
-                   r_bar:torch.Tensor, # (n, C) residual at its complement
-                   sizes:torch.Tensor, # (n,) |S| ≤ T/2
-                   beta:torch.Tensor, # (T, C) the control variate's additive part (fitted on other pairs)
-                   c:torch.Tensor, # (T+1, C) its constants per size
-                  ) -> torch.Tensor: # (n, T, C) each pair's estimate of its strata's contribution
-    "Each pair's unbiased estimate of Σ over its strata {j, T−j} of E[r(S) a(S)], given the control variate."
-    T = a.shape[1]
-    z = a > 0
-    h, h_bar = z.double() @ beta + c[sizes], (~z).double() @ beta + c[T - sizes]
-    middle = (2 * sizes == T).double()[:, None, None]               # j = T/2: both coalitions are of the one stratum
-    closed = beta / (T - 1) - beta.sum(0) / (T * (T - 1))
-    return (2 - middle) * closed + (1 - middle / 2) * a[:, :, None] * ((r - h) - (r_bar - h_bar))[:, None, :]
-
-# %% ../nbs/06a_surrogates.ipynb #4e502d5f
-def residual_rounds(residual, # callable (n, T) bool, gen → (n, C): r on coalitions (costs evaluations)
-                    n_frames:int, # players T
-                    full:torch.Tensor, # (C,) r(all frames), already paid for; r(∅) = 0
-                    budget:float, # evaluations left for other coalitions
-                    gen:torch.Generator, # random source
-                    rounds:int=1, # split the pairs into this many rounds (anytime mode)
-                    known:dict=None, # {size: (coalitions, values)} strata already evaluated
-                    folds:int=5, # cross-fitting folds of the control variate (0: no control variate)
-                   ):
-    "Unbiased ESVs of a residual game from enumerated strata and cross-fitted complement pairs; yields (φ, stderr)."
-    T, known, C = n_frames, known or {}, len(full)
-    residual = with_known(residual, known)
-    enumerated, fixed, random, n_random = residual_plan(T, budget, tuple(known))
-    phi0, seen = full.double().expand(T, C) / T, []
-    for k in enumerated:
-        coalitions = known[k][0] if k in known else enumerate_size(T, k)
-        values = residual(coalitions, gen)
-        phi0 = phi0 + stratum_signs(coalitions).T @ values / len(coalitions)
-        seen.append((coalitions, values))
-    q = torch.zeros(T + 1, dtype=torch.float64)
-    if random:
-        strata = torch.tensor(list(random))
-        q[strata] = torch.tensor(list(random.values()), dtype=torch.float64)
-        sizes = strata[torch.multinomial(q[strata], n_random, replacement=True, generator=gen)] if n_random else strata[:0]
-    else: sizes = torch.cat([torch.full((n,), j) for j, n in fixed.items()]) if fixed else torch.zeros(0, dtype=torch.long)
-    sizes = sizes[torch.randperm(len(sizes), generator=gen)]          # rounds and folds take the pairs in random order
-    S = torch.zeros(len(sizes), T, dtype=torch.bool)
-    for j in sizes.unique().tolist(): S[sizes == j] = draw_uniform(T, j, int((sizes == j).sum()), gen)
-    fold, values = torch.arange(len(S)) % max(folds, 1), torch.zeros(0, 2, C, dtype=torch.float64)
-    for r in range(rounds):
-        n = len(S) * (r + 1) // rounds
-        if n > len(values):
-            new = torch.cat([S[len(values):n], ~S[len(values):n]])
-            values = torch.cat([values, evaluate_once(residual, new, gen).view(2, -1, C).transpose(0, 1)])
-        yield residual_estimate(phi0, S[:n], sizes[:n], values, fold[:n], folds, seen, q if random else None)
-
-# %% ../nbs/06a_surrogates.ipynb #7ad2e494
-def residual_estimate(phi0:torch.Tensor, # (T, C) the exact part: r(N)/T and the enumerated strata
-                      S:torch.Tensor, # (n, T) bool first coalition of each pair
-                      sizes:torch.Tensor, # (n,) their sizes
-                      values:torch.Tensor, # (n, 2, C) r at S and at its complement
-                      fold:torch.Tensor, # (n,) fold of each pair
-                      folds:int, # number of folds (0: no control variate)
-                      seen:list, # [(coalitions, values)] enumerated strata, for fitting
-                      q:torch.Tensor|None, # (T+1,) probability of each stratum when strata are drawn, else None
-                     ) -> tuple: # (φ (T, C), stderr (T, C))
-    "φ and its standard error from the pairs so far, each corrected by a control variate fitted on the other folds."
-    T, C = phi0.shape
-    theta = torch.zeros(len(S), T, C, dtype=torch.float64)
-    a = stratum_signs(S)
-    for f in range(max(folds, 1)):
-        mine, other = fold == f, fold != f
-        beta, c = torch.zeros(T, C, dtype=torch.float64), torch.zeros(T + 1, C, dtype=torch.float64)
-        if folds and other.sum() >= 2:
-            beta, c = fit_additive(torch.cat([s for s, _ in seen] + [S[other], ~S[other]]),
-                                   torch.cat([v for _, v in seen] + [values[other, 0], values[other, 1]]))
-        theta[mine] = pair_estimates(a[mine], values[mine, 0], values[mine, 1], sizes[mine], beta, c)
-    phi, var = phi0.clone(), torch.zeros(T, C, dtype=torch.float64)
-    if q is not None:
-        if len(S) == 0: return phi, var.fill_(float('nan'))
-        theta = theta / q[sizes][:, None, None]
-        return phi + theta.mean(0), (theta.var(0) / len(S) if len(S) > 1 else var.fill_(float('nan'))).sqrt()
-    for j in sizes.unique().tolist():
-        t = theta[sizes == j]
-        phi += t.mean(0)
-        var += t.var(0) / len(t) if len(t) > 1 else float('nan')
-    return phi, var.sqrt()
 
 # %% ../nbs/06a_surrogates.ipynb #f1a734e4
 class SurrogateLattice:

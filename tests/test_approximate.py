@@ -254,7 +254,7 @@ def test_unbiased_default_on_a_black_box_model():
     gru = GRUHead(8, 12, 5).double().eval()
     x, priors = torch.randn(7, 8, dtype=torch.float64), torch.full((5,), .2, dtype=torch.float64)
     exact = exact_esvs(gru, x, priors).values
-    runs = [approximate_esvs(gru, x, priors, budget=40, seed=s) for s in range(150)]
+    runs = [approximate_esvs(gru, x, priors, budget=100, seed=s) for s in range(150)]   # ~40 pairs in 3 strata
     values, errors = torch.stack([r.values for r in runs]), torch.stack([r.stderr for r in runs])
     assert ((values.mean(0) - exact).abs() <= 4.5 * values.std(0) / 150**.5 + 1e-12).all(), 'unbiased'
     coverage = float(((values - exact).abs() <= 1.96 * errors).double().mean())
