@@ -213,8 +213,6 @@ def choose_estimator(heads:list|None, # the multiscale heads, None for a variabl
     kind = 'model' if heads is None else 'multiscale'
     if n_frames == 1: return kind, 'one frame'
     if method == 'surrogate' and n_frames <= 20 and budget >= exact_cost(n_frames, heads): return kind, 'exact'
-    if method == 'surrogate' and heads is not None and not all(is_factorisable(h) for h in heads[:n_frames]):
-        return kind, 'kernelshap'
     return kind, method
 
 # %% ../nbs/06_approximation.ipynb #d5c178c1

@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['multiscale_coefficients', 'linearised_shapley', 'shift_moments', 'convolve_moments', 'subset_moments', 'subset_range',
-           'relu_polynomial', 'HeadSurrogates', 'SurrogateLogits', 'surrogate_shapley', 'SurrogateLattice',
-           'sampling_variance', 'multiscale_surrogate_rounds', 'late_fusion_rounds']
+           'relu_polynomial', 'HeadSurrogates', 'position_counts', 'FittedHeads', 'SurrogateLogits',
+           'surrogate_shapley', 'SurrogateLattice', 'sampling_variance', 'multiscale_surrogate_rounds',
+           'late_fusion_rounds']
 
 # %% ../nbs/06a_surrogates.ipynb #8dcddb3b
 import functools
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .multiscale import trn_layers
+from .multiscale import is_factorisable, trn_layers
 from .residuals import residual_rounds
 from .sampling import (
     MultiscaleGame, ShapleyRegression, SizeJacobians, VideoGame, all_coalitions, free_coalitions, sample_subsets,
@@ -226,6 +227,71 @@ def linear_blocks(self:HeadSurrogates, h:int) -> tuple: # (B (s, T, C), constant
     s = self.sizes[h]
     return (self.tables[h, :s] * slope) @ self.w2[h], (self.linear[h, 0] + slope * self.bias[h]) @ self.w2[h] + self.b2[h]
 
+# %% ../nbs/06a_surrogates.ipynb #4e77638f
+def position_counts(n_frames:int, # players T
+                    s:int, # subset size
+                   ) -> tuple: # (at (s, T), with_i (s, T, T)) float64
+    "How many increasing s-subsets have frame t at position j (`at[j, t]`), and how many of those also hold frame i (`with_i[j, t, i]`)."
+    T = n_frames
+    binom = torch.tensor([[comb(n, k) for k in range(s + 1)] for n in range(T + 1)], dtype=torch.float64)
+    def C(n, k):                                             # C(n, k), zero outside 0 ≤ k ≤ n
+        ok = (n >= 0) & (k >= 0) & (k <= n)
+        return torch.where(ok, binom[n.clamp(0, T), k.clamp(0, s)], 0.)
+    j, t, i = torch.arange(s)[:, None, None], torch.arange(T)[None, :, None], torch.arange(T)[None, None, :]
+    at = C(t, j) * C(T - 1 - t, s - 1 - j)
+    with_i = torch.where(t == i, at, torch.where(t < i, C(t, j) * C(T - 2 - t, s - 2 - j), C(t - 1, j - 1) * C(T - 1 - t, s - 1 - j)))
+    return at[..., 0], with_i
+
+# %% ../nbs/06a_surrogates.ipynb #e77cadce
+class FittedHeads:
+    "Surrogates of heads known only by their outputs: each head's logits fitted as additive over (position, frame) on sampled subsets."
+    def __init__(self, game:MultiscaleGame, # the video's game: the fit's head evaluations are counted in it
+                 sizes:list, # the scales to fit
+                 n_fit:int, # s-subsets evaluated per scale for the fit
+                 gen:torch.Generator, # random source
+                 ridge:float=1e-3, # on the position-specific columns, relative to the mean diagonal of the normal equations
+                ):
+        T, self.sizes, self.n_frames, self.blocks = game.n_frames, list(sizes), game.n_frames, []
+        for s in self.sizes:
+            elements = sample_subsets(T, s, min(n_fit, comb(T, s)), gen).nonzero()[:, 1].view(-1, s)
+            y = game.head(s, elements.to(game.features.device)).cpu()
+            X = torch.zeros(len(elements), (s + 1) * T + 1, dtype=torch.float64)
+            X.scatter_(1, elements, 1.).scatter_(1, elements + T * torch.arange(1, s + 1), 1.)[:, -1] = 1.
+            A = X.T @ X                               # columns: frame t anywhere, frame t at position j, a constant
+            A.diagonal()[:T] += 1e-9 * float(A.diagonal().mean())
+            A.diagonal()[T:-1] += ridge * float(A.diagonal().mean())
+            coef = torch.linalg.solve(A, X.T @ y)
+            self.blocks.append((coef[:T] + coef[T:-1].view(s, T, -1), coef[-1]))
+
+# %% ../nbs/06a_surrogates.ipynb #4e6633a2
+@patch
+def linear_blocks(self:FittedHeads, h:int) -> tuple: # (B (s, T, C), constant (C,))
+    "The fitted head: constant + Σ_j B[j, S'_j]."
+    return self.blocks[h]
+
+# %% ../nbs/06a_surrogates.ipynb #a05290a8
+@patch
+def logits(self:FittedHeads, h:int, elements:torch.Tensor # (n, s) frames, increasing
+          ) -> torch.Tensor: # (n, C) the fitted head's logits (no model evaluation)
+    B, constant = self.blocks[h]
+    return (constant + B[torch.arange(self.sizes[h]), elements.cpu()].sum(1)).to(elements.device)
+
+# %% ../nbs/06a_surrogates.ipynb #a676ec53
+@patch
+def main_effects(self:FittedHeads, h:int, linear:bool=False # the same either way: the fit is linear
+                ) -> tuple: # (Σ over s-subsets containing i (T, C), Σ over all s-subsets (C,))
+    "Sums of the fitted head over the s-subsets holding each frame, and over all of them."
+    (B, constant), s, T = self.blocks[h], self.sizes[h], self.n_frames
+    at, with_i = position_counts(T, s)
+    return (torch.einsum('jti,jtc->ic', with_i, B) + comb(T - 1, s - 1) * constant,
+            torch.einsum('jt,jtc->c', at, B) + comb(T, s) * constant)
+
+# %% ../nbs/06a_surrogates.ipynb #978a54da
+@patch
+def curvature(self:FittedHeads, h:int, elements:torch.Tensor # (n, r, s) frames of r subsets per row
+             ) -> torch.Tensor: # (n, C) zeros: the fitted surrogate has no polynomial part
+    return torch.zeros(len(elements), self.blocks[h][1].shape[-1], dtype=torch.float64, device=elements.device)
+
 # %% ../nbs/06a_surrogates.ipynb #359c8d68
 class SurrogateLogits:
     "F̃(S) for any coalition with no model evaluation: pooled scales exactly, other heads by their surrogates."
@@ -394,7 +460,7 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
                                 n_free:int=None, # surrogate coalitions (no evaluation; default all 2^T up to T = 16, else 2^18/T within 4096..16384)
                                 shrink:bool=False, # shrink noisy head corrections towards zero (less variance, some bias)
                                ):
-    "ESVs of a multiscale TRN from analytic surrogate heads, corrected by sampled head evaluations; yields (φ, stderr, F̂(all))."
+    "ESVs of a multiscale TRN from surrogate heads (analytic, or fitted to outputs), corrected by sampled head evaluations; yields (φ, stderr, F̂(all))."
     T, m, C, priors, device = game.n_frames, min(game.n_frames, game.m), game.n_classes, game.priors.cpu(), game.features.device
     n_free = n_free or (2**T if T <= 16 else min(max(2**18 // T, 4096), 16384))
     approx = [s for s in range(1, m + 1) if s not in game.pool]
@@ -406,7 +472,12 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
     for s, (elements, f) in game.pool.items():
         member = torch.zeros(len(elements), T, dtype=torch.float64, device=device).scatter_(1, elements, 1.)
         effects[s] = ((member.T @ f).cpu(), f.sum(0).cpu())
-    surrogates = HeadSurrogates([game.heads[s - 1] for s in approx], game.features, degree) if approx else None
+    if approx and all(is_factorisable(game.heads[s - 1]) for s in approx):
+        surrogates = HeadSurrogates([game.heads[s - 1] for s in approx], game.features, degree)
+    elif approx:                                    # heads known only by their outputs: a quarter of the rest fits them
+        surrogates = FittedHeads(game, approx, max(left // (4 * len(approx)), 1), gen)
+        left = budget - game.n_evaluations
+    else: surrogates = None
     for h, s in enumerate(approx):
         lin[s] = tuple(t.cpu() for t in surrogates.main_effects(h, linear=True))
         poly[s] = tuple(t.cpu() for t in surrogates.main_effects(h))
