@@ -90,9 +90,11 @@ def study_inputs(n_videos:int, n_frames:int, *, quick:bool=False, features_path=
         folders = sorted(p.parent for p in Path(checkpoint_dir).glob('*/config.json'))
         models = {}
         for folder in folders:
-            if json.loads((folder/'config.json').read_text()).get('kind') not in ('tsn', 'mtrn'): continue  # the backbone
+            if json.loads((folder/'config.json').read_text()).get('kind') not in ('tsn', 'mtrn', 'temporal_transformer'):
+                continue                                                                    # the backbone, a video model
             model = load_model(folder, device='cpu').eval()
-            models.setdefault('TSN' if isinstance(model, FeatureTSN) else 'MTRN', model)
+            name = {FeatureTSN: 'TSN', TemporalTransformer: 'TT'}.get(type(model), 'MTRN')
+            models.setdefault(name, model)
         data = FeatureDataset(features_path, 'validation', n_frames=n_frames, mode='test')
         videos = [data[i][0].double() for i in range(min(n_videos, len(data)))]
         C = next(iter(models.values())).n_classes if hasattr(next(iter(models.values())), 'n_classes') else \

@@ -184,7 +184,7 @@ def run_steps(steps:list, # `Step`s, `Command`s and `Lanes`, in order
 # %% ../nbs/10_pipeline.ipynb #2b4fea75
 DEMO_TRAINING = dict(backbone=dict(backbone_epochs=12, width=16, backbone_head='trn', mirror=True, val_every=4), # 01a_training, demo size
                      heads=dict(head_epochs=60, tt_epochs=20, precision='float32')) # 02_features, demo size; float32 features on every CPU
-DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[128, 1024, 4096], n_seeds=2,
+DEMO_STUDY = dict(n_videos=20, n_frames=16, budgets=[256, 1024, 4096, 16384], n_seeds=2,
                   timing_frames=[16, 32, 64, 128, 256], timing_budget=4096, long_budget=4096, baselines=True) # 06_approximation
 DEMO_VIDEO = dict(epochs=30, max_steps=None, patch_size=8, layers=3, hidden_size=96, batch_size=16, lr=1e-3, n_explain=4) # 11_transformers, --full only
 DEMO_GROUND_TRUTH = dict(n_train=700, n_val=210, size=32, n_videos=140) # 08a_ground_truth_benchmark, on the flash-colour backbone
