@@ -49,7 +49,7 @@ def issue_table(a) -> None:
     methods = tuple(a.methods.split(','))
     frames = []
     for name, model in models.items():
-        if name.split(' ')[0] not in a.models.split(','): continue
+        if name.split(' ')[0] not in a.models.split(',') and name not in a.models.split(','): continue   # 'MTRN' or 'MTRN (GELU heads)'
         budgets = a.mtrn_budgets if name.startswith('MTRN') else a.blackbox_budgets
         frames.append(accuracy({name: model}, videos, priors, [int(b) for b in budgets.split(',')], methods=methods,
                                seeds=range(a.seeds), baselines=tuple(b for b in a.baselines.split(',') if b),

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['FIT_PER_COLUMN', 'multiscale_coefficients', 'linearised_shapley', 'shift_moments', 'convolve_moments',
-           'subset_moments', 'subset_range', 'relu_polynomial', 'HeadSurrogates', 'position_counts', 'FittedHeads',
-           'SurrogateLogits', 'surrogate_shapley', 'SurrogateLattice', 'sampling_variance',
+           'subset_moments', 'subset_range', 'relu_polynomial', 'HeadSurrogates', 'position_counts', 'tangent_blocks',
+           'FittedHeads', 'SurrogateLogits', 'surrogate_shapley', 'SurrogateLattice', 'sampling_variance',
            'multiscale_surrogate_rounds', 'late_fusion_rounds']
 
 # %% ../nbs/06a_surrogates.ipynb #8dcddb3b
@@ -245,6 +245,22 @@ def position_counts(n_frames:int, # players T
 # %% ../nbs/06a_surrogates.ipynb #dabd823b
 FIT_PER_COLUMN = 2 # head evaluations that fit a head known only by its outputs, per column of its fit (at most half its share)
 
+# %% ../nbs/06a_surrogates.ipynb #5f6c78ed
+def tangent_blocks(head, # a head taking (N, s, D) frames to (N, C) logits, differentiable
+                   features:torch.Tensor, # (T, D) one video
+                   s:int, # frames the head takes
+                  ) -> tuple: # (B (s, T, C), constant (C,)) float64 on the CPU, or None when autograd cannot differentiate the head
+    "The head linearised where every position holds the video's mean frame: f(x̄, …, x̄) + Σ_j J_j (x_{S'_j} − x̄), as linear blocks."
+    with torch.inference_mode(False), torch.enable_grad():
+        x = features.clone()                                          # a tensor autograd may use, whatever mode made it
+        dtype = next((p.dtype for p in getattr(head, 'parameters', tuple)()), x.dtype)
+        point = x.mean(0).expand(1, s, -1).to(dtype).clone()
+        try: J = torch.autograd.functional.jacobian(lambda p: head(p)[0], point, strict=True)[:, 0]   # (C, s, D): a backward per class
+        except RuntimeError: return None
+        with torch.no_grad(): centre = head(point)[0]
+    B = torch.einsum('cjd,td->jtc', J.double(), (x - x.mean(0)).double())
+    return B.cpu(), centre.double().cpu()
+
 # %% ../nbs/06a_surrogates.ipynb #e77cadce
 class FittedHeads:
     "Surrogates of heads known only by their outputs: each head's logits fitted as additive over (position, frame) on sampled subsets."
@@ -252,19 +268,25 @@ class FittedHeads:
                  sizes:list, # the scales to fit
                  n_fit:list, # s-subsets evaluated for the fit, one number per scale
                  gen:torch.Generator, # random source
+                 tangent:bool=False, # centre each fit on the head's tangent at the mean frame (costs C evaluations a scale)
                  ridge:float=1e-3, # on the position-specific columns, relative to the mean diagonal of the normal equations
+                 tangent_ridge:float=1., # on every column, when the fit is centred on a tangent
                 ):
         T, self.sizes, self.n_frames, self.blocks = game.n_frames, list(sizes), game.n_frames, []
         for s, n in zip(self.sizes, n_fit):
+            prior = tangent_blocks(game.heads[s - 1], game.features, s) if tangent else None
+            if prior is not None: game.n_evaluations += game.n_classes      # one backward pass per class
             elements = sample_subsets(T, s, min(n, comb(T, s)), gen).nonzero()[:, 1].view(-1, s)
             y = game.head(s, elements.to(game.features.device)).cpu()
+            if prior is not None: y = y - prior[1] - prior[0][torch.arange(s), elements].sum(1)
             X = torch.zeros(len(elements), (s + 1) * T + 1, dtype=torch.float64)
             X.scatter_(1, elements, 1.).scatter_(1, elements + T * torch.arange(1, s + 1), 1.)[:, -1] = 1.
             A = X.T @ X                               # columns: frame t anywhere, frame t at position j, a constant
-            A.diagonal()[:T] += 1e-9 * float(A.diagonal().mean())
-            A.diagonal()[T:-1] += ridge * float(A.diagonal().mean())
+            A.diagonal()[:T] += (tangent_ridge if prior is not None else 1e-9) * float(A.diagonal().mean())
+            A.diagonal()[T:-1] += (tangent_ridge if prior is not None else ridge) * float(A.diagonal().mean())
             coef = torch.linalg.solve(A, X.T @ y)
-            self.blocks.append((coef[:T] + coef[T:-1].view(s, T, -1), coef[-1]))
+            B, constant = coef[:T] + coef[T:-1].view(s, T, -1), coef[-1]
+            self.blocks.append((B + prior[0], constant + prior[1]) if prior is not None else (B, constant))
 
 # %% ../nbs/06a_surrogates.ipynb #4e6633a2
 @patch
@@ -479,7 +501,9 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
         surrogates = HeadSurrogates([game.heads[s - 1] for s in approx], game.features, degree)
     elif approx:                                    # heads known only by their outputs: fitted first, on fresh samples
         share = left // len(approx)
-        surrogates = FittedHeads(game, approx, [max(min(FIT_PER_COLUMN * ((s + 1) * T + 1), share // 2), 1) for s in approx], gen)
+        tangent = 4 * C <= share                                  # the tangents cost at most a quarter of each scale's share
+        surrogates = FittedHeads(game, approx, [max(min(FIT_PER_COLUMN * ((s + 1) * T + 1), share // (8 if tangent else 2)), 1)
+                                                for s in approx], gen, tangent)
         left = budget - game.n_evaluations
     else: surrogates = None
     for h, s in enumerate(approx):
