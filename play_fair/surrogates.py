@@ -269,8 +269,8 @@ class FittedHeads:
                  n_fit:list, # s-subsets evaluated for the fit, one number per scale
                  gen:torch.Generator, # random source
                  tangent:bool=False, # centre each fit on the head's tangent at the mean frame (costs C evaluations a scale)
-                 ridge:float=1e-3, # on the position-specific columns, relative to the mean diagonal of the normal equations
-                 tangent_ridge:float=1., # on every column, when the fit is centred on a tangent
+                 ridge:float=1e-2, # on every column but the constant, relative to the mean diagonal of the normal equations
+                 tangent_ridge:float=1., # the same, when the fit is centred on a tangent
                 ):
         T, self.sizes, self.n_frames, self.blocks = game.n_frames, list(sizes), game.n_frames, []
         for s, n in zip(self.sizes, n_fit):
@@ -282,8 +282,7 @@ class FittedHeads:
             X = torch.zeros(len(elements), (s + 1) * T + 1, dtype=torch.float64)
             X.scatter_(1, elements, 1.).scatter_(1, elements + T * torch.arange(1, s + 1), 1.)[:, -1] = 1.
             A = X.T @ X                               # columns: frame t anywhere, frame t at position j, a constant
-            A.diagonal()[:T] += (tangent_ridge if prior is not None else 1e-9) * float(A.diagonal().mean())
-            A.diagonal()[T:-1] += (tangent_ridge if prior is not None else ridge) * float(A.diagonal().mean())
+            A.diagonal()[:-1] += (tangent_ridge if prior is not None else ridge) * float(A.diagonal().mean())
             coef = torch.linalg.solve(A, X.T @ y)
             B, constant = coef[:T] + coef[T:-1].view(s, T, -1), coef[-1]
             self.blocks.append((B + prior[0], constant + prior[1]) if prior is not None else (B, constant))
