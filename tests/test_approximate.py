@@ -262,6 +262,23 @@ def test_unbiased_default_on_a_black_box_model():
     assert .85 <= coverage <= .99, coverage
 
 
+def test_heads_known_only_by_outputs_beat_the_constructive_sampler():
+    "GELU heads (no surrogate can read them): the fitted surrogate beats the original's sampler at the same budget, with honest errors."
+    from play_fair.accuracy import GeluMLP
+    _, heads = models(D=8, H=16, C=5, m=4)
+    gelu = nn.ModuleList(GeluMLP(h) for h in heads).double().eval()
+    x = torch.randn(10, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    priors = torch.full((5,), .2, dtype=torch.float64)
+    exact = multiscale_esvs(list(gelu), x, priors).values
+    ours = [approximate_esvs(gelu, x, priors, budget=200, seed=s) for s in range(6)]     # exact ESVs cost 385
+    theirs = [rel(approximate_esvs(gelu, x, priors, budget=200, seed=s, method="constructive").values, exact) for s in range(6)]
+    assert all(r.estimator == ('multiscale', 'surrogate') and r.n_evaluations <= 200 for r in ours)
+    errors = sorted(rel(r.values, exact) for r in ours)
+    assert errors[3] < sorted(theirs)[3] / 3, (errors, theirs)
+    coverage = float(torch.stack([((r.values - exact).abs() <= 1.96 * r.stderr).double().mean() for r in ours]).mean())
+    assert coverage > .8, coverage
+
+
 @pytest.mark.parametrize('features', ['normal', 'skewed'])
 def test_multiscale_surrogate_with_every_head_subset_leaves_only_second_order(features):
     "Every head subset evaluated: the lattice correction leaves only second-order terms, with no sampling error left."
