@@ -111,10 +111,10 @@ def fit_span(n_fit:int, # pairs the control variate of a fold is fitted on
              n_frames:int, # players T
              max_span:int|None=None, # the widest triples allowed (None: any; 1: single frames only)
             ) -> int|None: # None (no control variate), 1 (single frames) or the span of the triples
-    "The richest control variate the pairs can fit: triples as far apart as there are pairs for, two per column."
+    "The richest control variate the pairs can fit: triples as far apart as there are pairs for, one per column at least."
     if n_fit < 2: return None
     top = n_frames - 1 if max_span is None else min(max_span, n_frames - 1)
-    return max((w for w in range(2, top + 1) if 2 * n_features(n_frames, w) <= n_fit), default=1)
+    return max((w for w in range(2, top + 1) if n_features(n_frames, w) <= n_fit), default=1)
 
 # %% ../nbs/06e_residual_game.ipynb #0cfc647c
 def fold_fits(X:torch.Tensor, # (n, P) features of each pair
