@@ -650,7 +650,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'play_fair.progress.progress_lines': ('progress.html#progress_lines', 'play_fair/progress.py')},
             'play_fair.residuals': { 'play_fair.residuals.closed_strata': ('residual_game.html#closed_strata', 'play_fair/residuals.py'),
                                      'play_fair.residuals.containing': ('residual_game.html#containing', 'play_fair/residuals.py'),
-                                     'play_fair.residuals.fit_span': ('residual_game.html#fit_span', 'play_fair/residuals.py'),
+                                     'play_fair.residuals.fit_order': ('residual_game.html#fit_order', 'play_fair/residuals.py'),
                                      'play_fair.residuals.fold_fits': ('residual_game.html#fold_fits', 'play_fair/residuals.py'),
                                      'play_fair.residuals.monomial_strata': ( 'residual_game.html#monomial_strata',
                                                                               'play_fair/residuals.py'),

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['MAX_FIT_COST', 'RIDGE', 'stratum_signs', 'containing', 'monomial_strata', 'triples', 'odd_features', 'n_features',
-           'closed_strata', 'pair_weights', 'fit_span', 'fold_fits', 'residual_plan', 'pair_estimates',
+           'closed_strata', 'pair_weights', 'fit_order', 'fold_fits', 'residual_plan', 'pair_estimates',
            'residual_estimate', 'residual_rounds']
 
 # %% ../nbs/06e_residual_game.ipynb #dea463bc
-import functools, itertools
+import itertools
 from math import comb
 
 import torch
@@ -45,44 +45,39 @@ def monomial_strata(sizes:torch.Tensor, # (n,) each pair's first size j ≤ T/2
     return total[0][0] + total[1][0], total[0][1] + total[1][1]
 
 # %% ../nbs/06e_residual_game.ipynb #febdfa6c
-@functools.lru_cache(maxsize=64)
-def triples(n_frames:int, # players T
-            span:int, # the largest distance between a triple's first and last frame (T − 1: every triple)
-           ) -> torch.Tensor: # (n, 3) frames of the 3-subsets within `span`, increasing
-    return torch.tensor([u for u in itertools.combinations(range(n_frames), 3) if u[2] - u[0] <= span],
-                        dtype=torch.long).view(-1, 3)
+def triples(n_frames:int) -> torch.Tensor: # (C(T, 3), 3) frames of every 3-subset
+    return torch.tensor(list(itertools.combinations(range(n_frames), 3)), dtype=torch.long).view(-1, 3)
 
 # %% ../nbs/06e_residual_game.ipynb #9692559d
 def odd_features(S:torch.Tensor, # (n, T) bool first coalition of each pair, |S| ≤ T/2
-                 span:int, # triples within this distance (below 2: single frames only)
+                 order:int, # 1: single frames; 3: single frames and triples
                 ) -> torch.Tensor: # (n, P) float64
-    "What a pair's difference h(S) − h(N∖S) is linear in: z_i differences, z_U differences of triples, a constant per stratum pair."
+    "What a pair's difference h(S) − h(N∖S) is linear in: z_i differences, [z_U differences of triples], a constant per stratum pair."
     T = S.shape[1]
     z, z_bar = S.double(), (~S).double()
     columns = [z - z_bar]
-    if span >= 2:
-        U = triples(T, span)
+    if order >= 3:
+        U = triples(T)
         columns.append(z[:, U].prod(-1) - z_bar[:, U].prod(-1))
     j = S.sum(1)
     columns.append(torch.nn.functional.one_hot(j, T // 2 + 1)[:, 1:(T + 1) // 2].double())   # no constant for j = T/2
     return torch.cat(columns, 1)
 
 # %% ../nbs/06e_residual_game.ipynb #15908022
-def n_features(n_frames:int, span:int) -> int:
-    "Columns of `odd_features`: single frames, the triples within `span`, a constant per stratum pair below T/2."
-    T = n_frames
-    return T + sum(comb(min(span, T - 1 - a), 2) for a in range(T)) + (T + 1) // 2 - 1
+def n_features(n_frames:int, order:int) -> int:
+    "Columns of `odd_features`."
+    return n_frames + (comb(n_frames, 3) if order >= 3 else 0) + (n_frames + 1) // 2 - 1
 
 # %% ../nbs/06e_residual_game.ipynb #114123e7
 def closed_strata(sizes:torch.Tensor, # (n,) each pair's first size j ≤ T/2
                   n_frames:int, # players T
                   coef:torch.Tensor, # (P, C) the control variate's coefficients on `odd_features`
-                  span:int, # the features' span
+                  order:int, # the features' order
                  ) -> torch.Tensor: # (n, T, C)
     "Σ over each pair's strata of E[h a_i] for the fitted control variate h: its part of the ESVs, in closed form."
     T = n_frames
     out = 0.
-    for d, (start, U) in ((1, (0, torch.arange(T)[:, None])), (3, (T, triples(T, span) if span >= 2 else None))):
+    for d, (start, U) in ((1, (0, torch.arange(T)[:, None])), (3, (T, triples(T) if order >= 3 else None))):
         if U is None: continue
         g = coef[start:start + len(U)]                      # a coefficient per set U
         R = torch.zeros(T, g.shape[1], dtype=torch.float64)
@@ -107,14 +102,13 @@ def pair_weights(sizes:torch.Tensor, # (n,) each pair's first size j ≤ T/2
     return a2 / rate**2
 
 # %% ../nbs/06e_residual_game.ipynb #ac0fc305
-def fit_span(n_fit:int, # pairs the control variate of a fold is fitted on
-             n_frames:int, # players T
-             max_span:int|None=None, # the widest triples allowed (None: any; 1: single frames only)
-            ) -> int|None: # None (no control variate), 1 (single frames) or the span of the triples
-    "The richest control variate the pairs can fit: triples as far apart as there are pairs for, one per column at least."
-    if n_fit < 2: return None
-    top = n_frames - 1 if max_span is None else min(max_span, n_frames - 1)
-    return max((w for w in range(2, top + 1) if n_features(n_frames, w) <= n_fit), default=1)
+def fit_order(n_fit:int, # pairs the control variate of a fold is fitted on
+              n_frames:int, # players T
+              max_order:int=3, # the highest order allowed
+             ) -> int: # 0 (no control variate), 1 or 3
+    "The richest control variate the pairs can fit: triples once there are at least as many pairs as columns."
+    if n_fit < 2: return 0
+    return 3 if max_order >= 3 and n_fit >= n_features(n_frames, 3) else 1
 
 # %% ../nbs/06e_residual_game.ipynb #0cfc647c
 def fold_fits(X:torch.Tensor, # (n, P) features of each pair
@@ -161,13 +155,13 @@ def pair_estimates(a:torch.Tensor, # (n, T) stratum signs of each pair's first c
                    sizes:torch.Tensor, # (n,) |S| ≤ T/2
                    X:torch.Tensor, # (n, P) `odd_features` of the pairs
                    coef:torch.Tensor|None, # (P, C) the control variate, fitted on other pairs (None: no control variate)
-                   span:int|None, # the features' span
+                   order:int, # the features' order
                   ) -> torch.Tensor: # (n, T, C) each pair's estimate of its strata's contribution
     "Each pair's unbiased estimate of Σ over its strata {j, T−j} of E[r(S) a(S)], given the control variate."
     T = a.shape[1]
     half = (1 - (2 * sizes == T).double() / 2)[:, None, None]          # j = T/2: both coalitions are of the one stratum
     if coef is None: return half * a[:, :, None] * differences[:, None, :]
-    return closed_strata(sizes, T, coef, span) + half * a[:, :, None] * (differences - X @ coef)[:, None, :]
+    return closed_strata(sizes, T, coef, order) + half * a[:, :, None] * (differences - X @ coef)[:, None, :]
 
 # %% ../nbs/06e_residual_game.ipynb #4a41ab6d
 def residual_estimate(phi0:torch.Tensor, # (T, C) the exact part: r(N)/T and the enumerated strata
@@ -177,18 +171,18 @@ def residual_estimate(phi0:torch.Tensor, # (T, C) the exact part: r(N)/T and the
                       fold:torch.Tensor, # (n,) fold of each pair
                       folds:int, # number of folds (0: no control variate)
                       q:torch.Tensor|None, # (T+1,) probability of each stratum when strata are drawn, else None
-                      max_span:int|None=None, # the widest triples of the control variate (None: any; 1: single frames only)
+                      max_order:int=3, # richest control variate: 1 (single frames) or 3 (and triples)
                      ) -> tuple: # (φ (T, C), stderr (T, C))
     "φ and its standard error from the pairs so far, each corrected by a control variate fitted on the other folds."
     T, C = phi0.shape
     n, differences = len(S), values[:, 0] - values[:, 1]
-    span = fit_span(n - (n + folds - 1) // folds, T, max_span) if folds > 1 else None
-    X = odd_features(S, span) if span else None
-    coefs = fold_fits(X, differences, pair_weights(sizes, T, q), fold, folds) if span else [None] * max(folds, 1)
+    order = fit_order(n - (n + folds - 1) // folds, T, max_order) if folds > 1 else 0
+    X = odd_features(S, order) if order else None
+    coefs = fold_fits(X, differences, pair_weights(sizes, T, q), fold, folds) if order else [None] * max(folds, 1)
     theta, a = torch.zeros(n, T, C, dtype=torch.float64), stratum_signs(S)
     for f, coef in enumerate(coefs):
         mine = fold == f
-        theta[mine] = pair_estimates(a[mine], differences[mine], sizes[mine], X[mine] if span else None, coef, span)
+        theta[mine] = pair_estimates(a[mine], differences[mine], sizes[mine], X[mine] if order else None, coef, order)
     phi, var = phi0.clone(), torch.zeros(T, C, dtype=torch.float64)
     if q is not None:
         if n == 0: return phi, var.fill_(float('nan'))
@@ -209,7 +203,7 @@ def residual_rounds(residual, # callable (n, T) bool, gen → (n, C): r on coali
                     rounds:int=1, # split the pairs into this many rounds (anytime mode)
                     known:dict=None, # {size: (coalitions, values)} strata already evaluated
                     folds:int=5, # cross-fitting folds of the control variate (0 or 1: no control variate)
-                    max_span:int|None=None, # the widest triples of the control variate (None: any; 1: single frames only)
+                    max_order:int=3, # richest control variate: 1 (single frames) or 3 (and triples)
                    ):
     "Unbiased ESVs of a residual game from enumerated strata and cross-fitted complement pairs; yields (φ, stderr)."
     T, known, C = n_frames, known or {}, len(full)
@@ -234,4 +228,4 @@ def residual_rounds(residual, # callable (n, T) bool, gen → (n, C): r on coali
         if n > len(values):
             new = torch.cat([S[len(values):n], ~S[len(values):n]])
             values = torch.cat([values, evaluate_once(residual, new, gen).view(2, -1, C).transpose(0, 1)])
-        yield residual_estimate(phi0, S[:n], sizes[:n], values, fold[:n], folds, q if random else None, max_span)
+        yield residual_estimate(phi0, S[:n], sizes[:n], values, fold[:n], folds, q if random else None, max_order)
