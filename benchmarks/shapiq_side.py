@@ -60,7 +60,7 @@ def run(a):
         def rel(est, ex): return float(((est - ex)**2).sum() / (ex**2).sum())
         for b, budget in enumerate(budgets):
             rows.append((path.stem, 'play_fair default', budget, np.median([rel(ours[v, b], exact[v]) for v in range(V)])))
-            for name in a.estimators.split(','):
+            for name in filter(None, a.estimators.split(',')):
                 errs = []
                 for v in range(V):
                     est = np.stack([shapiq_estimate(name, tables[v, :, k], n, budget, v) for k in range(K)], 1)
