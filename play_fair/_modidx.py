@@ -816,6 +816,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                             'play_fair/surrogates.py'),
                                       'play_fair.surrogates.SurrogateLattice.table': ( 'surrogates.html#surrogatelattice.table',
                                                                                        'play_fair/surrogates.py'),
+                                      'play_fair.surrogates.SurrogateLattice.variance': ( 'surrogates.html#surrogatelattice.variance',
+                                                                                          'play_fair/surrogates.py'),
                                       'play_fair.surrogates.SurrogateLogits': ( 'surrogates.html#surrogatelogits',
                                                                                 'play_fair/surrogates.py'),
                                       'play_fair.surrogates.SurrogateLogits.__call__': ( 'surrogates.html#surrogatelogits.__call__',

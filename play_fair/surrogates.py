@@ -412,7 +412,7 @@ def surrogate_shapley(logits_fn, # (n, T) bool → (n, C) logits of a surrogate 
 
 # %% ../nbs/06a_surrogates.ipynb #f1a734e4
 class SurrogateLattice:
-    "The surrogate game on all 2^T coalitions: exact ESVs, and logit corrections through each coalition's own softmax Jacobian."
+    "The surrogate game on all 2^T coalitions: exact ESVs, and logit corrections through each coalition's own softmax."
     def __init__(self, surrogate:SurrogateLogits, # F̃ on any coalition
                  approx:list, # the scales that are corrected
                  priors:torch.Tensor, # (C,) v(∅)
@@ -432,7 +432,7 @@ class SurrogateLattice:
             linear = subset_sums(self.table(elements, constant + B[torch.arange(s), elements].sum(1)), inplace=True)
             logits.addcmul_(self.scale[s], linear.addcmul_(polynomial, curvature))       # in place: tables of 2^T rows
             self.curvature[s] = curvature.mul_(~polynomial)    # Σ over sub-coalitions of (polynomial − linear) where the linear stands in
-        self.probs = torch.cat([priors.double()[None], logits[1:].softmax(-1)])
+        self.logits, self.probs = logits, torch.cat([priors.double()[None], logits[1:].softmax(-1)])
         self.weights = shapley_weights(self.coalitions)
         self.base = self.weights.T @ self.probs                               # the surrogate's exact ESVs
         self.jacobian = SizeJacobians(self.coalitions[1:], self.probs[1:], self.probs[-1])
@@ -448,13 +448,35 @@ def table(self:SurrogateLattice, elements:torch.Tensor, # (n, s) frames of s-sub
 # %% ../nbs/06a_surrogates.ipynb #1665a4dd
 @patch
 def correction(self:SurrogateLattice, shares:dict # {s: (sampled s-subsets' frames (n, s), residuals times N/n (n, C))}
-              ) -> torch.Tensor: # (T, C) the first-order correction of the surrogate's ESVs
-    "Σ_S weights(S) J(S) ΔF̂(S), with ΔF̂(S) from the sub-coalition sums of each scale's sampled residuals."
+              ) -> torch.Tensor: # (T, C) the correction of the surrogate's ESVs
+    "Σ_S weights(S) [softmax(F̃(S) + ΔF̂(S)) − softmax(F̃(S))], with ΔF̂(S) from the sub-coalition sums of each scale's sampled residuals."
     delta = torch.zeros_like(self.probs)
     for s in self.approx:
         if s not in shares: delta.addcmul_(self.scale[s], self.curvature[s]); continue
         delta.addcmul_(self.scale[s], subset_sums(self.table(*shares[s]), inplace=True).add_(self.curvature[s]))
-    return self.weights.T @ softmax_jacobian_apply(self.probs, delta)
+    self.corrected = delta.add_(self.logits).softmax(-1)               # in place: tables of 2^T rows
+    self.corrected[0] = self.probs[0]                                  # the empty coalition is worth the priors
+    return self.weights.T @ (self.corrected - self.probs)
+
+# %% ../nbs/06a_surrogates.ipynb #cd83fac5
+@patch
+def variance(self:SurrogateLattice, shares:dict, # the shares of the last `correction`
+             counts:dict, # {s: (subsets drawn n, subsets there are N)}
+             gen:torch.Generator, # random source for the probe
+             n_probe:int=64, # sampled subsets per scale whose influence is computed
+            ) -> torch.Tensor: # (T, C) variance of the last correction
+    "The sampling variance of the correction, each sampled subset's influence taken through the Jacobians of the coalitions that hold it."
+    codes, var = torch.arange(len(self.coalitions)), torch.zeros_like(self.base)
+    for s, (elements, share) in shares.items():
+        n, N = counts[s]
+        if n >= N: continue                                            # every subset evaluated: no sampling error
+        influence = []
+        for row in torch.randperm(n, generator=gen)[:n_probe].tolist():
+            holds = (codes & int((1 << elements[row].long()).sum())) == int((1 << elements[row].long()).sum())
+            p, e = self.corrected[holds], share[row] * n / N               # u(S') = Σ_{S ⊇ S'} scale w(S) J(S) e(S')
+            influence.append(self.weights[holds].T @ (self.scale[s][holds] * (p * e - p * (p @ e)[:, None])))
+        if len(influence) > 1: var += N**2 * (1 - n / N) * torch.stack(influence).var(0) / n
+    return var
 
 # %% ../nbs/06a_surrogates.ipynb #4a3b9aa7
 def sampling_variance(z:torch.Tensor, # (n, T) membership of the sampled s-subsets
@@ -539,9 +561,12 @@ def multiscale_surrogate_rounds(game:MultiscaleGame, # the video's multiscale ga
             phi += jac[s, 'linear'][0](dP) + jac[s, 'linear'][1](dM) + jac[s, 'polynomial'][0](hP) + jac[s, 'polynomial'][1](hM)
             full_hat += scale_weight(T, s, game.m) * (hM if polynomial[s][T] else dM)
             influence.append((z, e * keep * N / n, n, N, scale_weight(T, s, game.m), jac[s, 'linear'], jac[s, 'polynomial']))
-        if lattice: phi = base + lattice.correction({s: (z.nonzero()[:, 1].view(-1, s), share) for s, (z, share, *_) in zip(approx, influence)})
+        if lattice:
+            shares = {s: (z.nonzero()[:, 1].view(-1, s), share) for s, (z, share, *_) in zip(approx, influence)}
+            phi = base + lattice.correction(shares)
+            var = lattice.variance(shares, {s: (n, N) for s, (_, _, n, N, *_) in zip(approx, influence)}, gen)
+        else: var = se_r**2 + sum(sampling_variance(*terms, full_hat.softmax(-1)) for terms in influence)
         phi += ((full_hat.softmax(-1) - priors) - phi.sum(0)) / T               # efficiency, up to second-order terms
-        var = se_r**2 + sum(sampling_variance(*terms, full_hat.softmax(-1)) for terms in influence)
         yield phi, var.clamp(min=0).sqrt(), full_hat.softmax(-1)
 
 # %% ../nbs/06a_surrogates.ipynb #2608c359
