@@ -243,7 +243,7 @@ def position_counts(n_frames:int, # players T
     return at[..., 0], with_i
 
 # %% ../nbs/06a_surrogates.ipynb #dabd823b
-FIT_PER_COLUMN = 2 # head evaluations that fit a head known only by its outputs, per column of its fit (at most half its share)
+FIT_PER_COLUMN = 2 # head evaluations that fit a head known only by its outputs, per column of its fit (capped by its share)
 
 # %% ../nbs/06a_surrogates.ipynb #5f6c78ed
 def tangent_blocks(head, # a head taking (N, s, D) frames to (N, C) logits, differentiable
@@ -472,7 +472,8 @@ def variance(self:SurrogateLattice, shares:dict, # the shares of the last `corre
         if n >= N: continue                                            # every subset evaluated: no sampling error
         influence = []
         for row in torch.randperm(n, generator=gen)[:n_probe].tolist():
-            holds = (codes & int((1 << elements[row].long()).sum())) == int((1 << elements[row].long()).sum())
+            mask = int((1 << elements[row].long()).sum())                  # the sampled subset S' as a bitmask
+            holds = (codes & mask) == mask                                 # the coalitions S ⊇ S'
             p, e = self.corrected[holds], share[row] * n / N               # u(S') = Σ_{S ⊇ S'} scale w(S) J(S) e(S')
             influence.append(self.weights[holds].T @ (self.scale[s][holds] * (p * e - p * (p @ e)[:, None])))
         if len(influence) > 1: var += N**2 * (1 - n / N) * torch.stack(influence).var(0) / n
